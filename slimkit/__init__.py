@@ -1,0 +1,64 @@
+"""slimkit: skeleton action embeddings and decoder-free self-supervised pretraining (SLiM).
+
+```python
+from slimkit import SLiMEncoder
+enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-small")
+z = enc.embed(skeletons)          # (N, D), L2-normalised
+```
+
+Heavy or optional parts (the trainer, faiss retrieval, evaluation, plots) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .config import SLiMConfig
+from .layouts import Layout, get_layout, list_layouts, register_layout
+from .model import SLiMEncoder
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it, imported lazily (faiss, matplotlib stay out of `import slimkit`)
+_LAZY = {
+    "Trainer": "trainer",
+    "Retriever": "retrieval",
+    "knn_accuracy": "evaluation",
+    "linear_probe": "evaluation",
+    "SkeletonDataset": "data",
+    "load": "data",
+}
+_SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "trainer",
+               "retrieval", "evaluation", "data", "viz", "cli"}
+
+__all__ = [
+    "__version__",
+    "SLiMConfig",
+    "SLiMEncoder",
+    "Layout",
+    "get_layout",
+    "list_layouts",
+    "register_layout",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data import SkeletonDataset, load
+    from .evaluation import knn_accuracy, linear_probe
+    from .retrieval import Retriever
+    from .trainer import Trainer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'slimkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

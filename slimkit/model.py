@@ -1,0 +1,375 @@
+"""The SLiM encoder: skeleton tokens -> pre-norm Transformer -> action embedding.
+
+Tokenisation. A sequence ``(T, V, C)`` is cut into ``T / t_patch`` temporal patches. Within a patch, a *token
+group* is either one body part of the layout (``token_groups="part"``: 5-6 tokens per patch) or one joint
+(``"joint"``: MAMP's 25 tokens per patch). One linear map per group embeds the group's ``t_patch x joints x
+(C + 1)`` values, where the extra channel is the joint's validity flag: missing joints enter as zeros *with*
+flag 0, so the encoder can tell "missing" from "at the origin". Learned factorised position embeddings (time
+x group) are added; the time table is linearly interpolated for views of another length.
+
+Persons are encoded separately and their pooled embeddings are averaged over the persons that are present.
+Absent (all-missing) persons are not encoded at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import SLiMConfig
+from .layouts import get_layout
+from .preprocessing import SequenceSource, prepare_batch
+
+__all__ = ["SLiMEncoder"]
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        x = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: ``x + attn(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, drop_path: float = 0.0) -> None:
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.drop_path = drop_path
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_path == 0.0:
+            return x
+        keep = 1.0 - self.drop_path
+        mask = x.new_empty(x.shape[0], 1, 1).bernoulli_(keep)
+        return x * mask / keep
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self._drop(self.attn(self.norm1(x)))
+        return x + self._drop(self.mlp(self.norm2(x)))
+
+
+class SLiMEncoder(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="slimkit",
+    tags=["skeleton", "action-recognition", "self-supervised", "slim", "slimkit"],
+    paper_url="https://arxiv.org/abs/2603.10648",
+    license="apache-2.0",
+):
+    """SLiM skeleton encoder with ``embed()`` and Hugging Face Hub save/load.
+
+    Args:
+        config: A :class:`~slimkit.SLiMConfig` (or a dict of its fields). Defaults to ``SLiMConfig()``.
+
+    Example:
+        ```python
+        enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20"))
+        z = enc.embed(sequences)          # (N, D) float32, L2-normalised
+        ```
+    """
+
+    def __init__(self, config: SLiMConfig | None = None) -> None:
+        super().__init__()
+        if config is None:
+            config = SLiMConfig()
+        elif isinstance(config, dict):
+            config = SLiMConfig.from_dict(config)
+        elif not isinstance(config, SLiMConfig):
+            raise TypeError(f"config must be a SLiMConfig or a dict, got {type(config).__name__}")
+        self.config = config
+        self.layout = get_layout(config.layout)
+        v = self.layout.num_joints
+        if config.token_groups == "part":
+            groups = [list(idx) for idx in self.layout.parts.values()]
+        else:
+            groups = [[j] for j in range(v)]
+        jmax = max(len(g) for g in groups)
+        # group -> joint indices, padded with index V (a constant zero joint)
+        index = torch.full((len(groups), jmax), v, dtype=torch.long)
+        for i, g in enumerate(groups):
+            index[i, : len(g)] = torch.tensor(g)
+        self.register_buffer("group_index", index, persistent=False)
+        # token group -> body part number, for semantic masking of joint tokens
+        part_of_joint = torch.from_numpy(self.layout.part_index)
+        self.register_buffer("group_part", part_of_joint[index[:, 0]], persistent=False)
+        self.num_groups = len(groups)
+        d = config.dim
+        patch_in = config.t_patch * jmax * (config.in_channels + 1)
+        self.patch_weight = nn.Parameter(torch.empty(self.num_groups, patch_in, d))
+        self.patch_bias = nn.Parameter(torch.zeros(self.num_groups, d))
+        self.time_embed = nn.Parameter(torch.zeros(1, config.num_patches, 1, d))
+        self.group_embed = nn.Parameter(torch.zeros(1, 1, self.num_groups, d))
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
+        dpr = [config.drop_path * i / max(config.depth - 1, 1) for i in range(config.depth)]
+        self.blocks = nn.ModuleList(Block(d, config.heads, config.mlp_ratio, p) for p in dpr)
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.trunc_normal_(self.patch_weight, std=1.0 / math.sqrt(self.patch_weight.shape[1]))
+        nn.init.zeros_(self.patch_bias)
+        for p in (self.time_embed, self.group_embed, self.mask_token):
+            nn.init.trunc_normal_(p, std=0.02)
+        for m in self.blocks.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    # ---- shapes ------------------------------------------------------------------------------------------
+    @property
+    def embed_dim(self) -> int:
+        """Width ``D`` of the embedding."""
+        return self.config.dim
+
+    def num_tokens(self, num_frames: int | None = None) -> int:
+        """Tokens per person for a view of ``num_frames`` frames (default: ``config.num_frames``)."""
+        return (num_frames or self.config.num_frames) // self.config.t_patch * self.num_groups
+
+    def token_grid(self, num_frames: int | None = None) -> tuple[int, int]:
+        """``(patches, groups)``: tokens are ordered time-major, ``token = patch * groups + group``."""
+        return (num_frames or self.config.num_frames) // self.config.t_patch, self.num_groups
+
+    # ---- forward -----------------------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        c = self.config
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x: expected a torch.Tensor (N, M, T, V, C), got {type(x).__name__}")
+        if x.ndim != 5 or x.shape[3] != self.layout.num_joints or x.shape[4] != c.in_channels:
+            raise ValueError(
+                f"x: expected shape (N, M, T, {self.layout.num_joints}, {c.in_channels}) for layout "
+                f"{self.layout.name!r}, got {tuple(x.shape)}"
+            )
+        if x.shape[2] % c.t_patch or x.shape[2] == 0:
+            raise ValueError(f"x: T={x.shape[2]} must be a positive multiple of t_patch={c.t_patch}")
+
+    @staticmethod
+    def persons_present(x: torch.Tensor) -> torch.Tensor:
+        """``(N, M)`` bool: persons with at least one finite joint in ``x (N, M, T, V, C)``."""
+        return torch.isfinite(x).all(-1).flatten(2).any(-1)
+
+    def tokenize(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """``(B, T, V, C)`` (NaN = missing) -> patch embeddings ``(B, P, G, D)`` (no positions) and ``P``."""
+        b, t, v, c = x.shape
+        valid = torch.isfinite(x).all(-1, keepdim=True)
+        feats = torch.cat([torch.where(valid, x, torch.zeros((), dtype=x.dtype, device=x.device)),
+                           valid.to(x.dtype)], dim=-1)
+        feats = torch.cat([feats, feats.new_zeros(b, t, 1, c + 1)], dim=2)  # the padding joint
+        p = t // self.config.t_patch
+        g = feats[:, :, self.group_index]  # (B, T, G, J, C+1)
+        g = g.view(b, p, self.config.t_patch, self.num_groups, -1, c + 1).permute(0, 1, 3, 2, 4, 5)
+        g = g.reshape(b, p, self.num_groups, -1).to(self.patch_weight.dtype)
+        tok = torch.einsum("bpgi,gid->bpgd", g, self.patch_weight) + self.patch_bias
+        return tok, p
+
+    def _positions(self, p: int) -> torch.Tensor:
+        te = self.time_embed
+        if p != te.shape[1]:
+            te = F.interpolate(te[:, :, 0].transpose(1, 2), size=p, mode="linear", align_corners=False)
+            te = te.transpose(1, 2)[:, :, None]
+        return te + self.group_embed  # (1, P, G, D)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Token features of every person.
+
+        Args:
+            x: ``(N, M, T, V, C)`` prepared skeletons (``NaN`` = missing joint), ``T`` a multiple of ``t_patch``.
+            mask: Optional bool ``(N, L)`` or ``(N, M, L)``, ``True`` where a token is replaced by the learned
+                mask token (``L = T / t_patch * groups``).
+
+        Returns:
+            ``(N, M, L, D)`` features after the final norm; zeros for absent persons.
+        """
+        self._check_input(x)
+        n, m, t = x.shape[:3]
+        present = self.persons_present(x)
+        flat = present.flatten()
+        xb = x.flatten(0, 1)[flat]
+        tok, p = self.tokenize(xb)
+        length = p * self.num_groups
+        if mask is not None:
+            if mask.dtype != torch.bool:
+                raise TypeError(f"mask: expected a bool tensor, got {mask.dtype}")
+            if mask.ndim == 2:
+                mask = mask[:, None].expand(n, m, mask.shape[-1])
+            if tuple(mask.shape) != (n, m, length):
+                raise ValueError(f"mask: expected shape ({n}, {length}) or ({n}, {m}, {length}), got "
+                                 f"{tuple(mask.shape)}")
+            mb = mask.flatten(0, 1)[flat].view(-1, p, self.num_groups, 1)
+            tok = torch.where(mb, self.mask_token.to(tok.dtype)[:, None], tok)
+        h = (tok + self._positions(p)).flatten(1, 2)
+        for blk in self.blocks:
+            h = blk(h)
+        h = self.norm(h)
+        out = h.new_zeros(n * m, length, h.shape[-1])
+        out[flat] = h
+        return out.view(n, m, length, -1)
+
+    @staticmethod
+    def pool(tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Mean over tokens, then over present persons: ``(N, M, L, D)``, ``(N, M)`` -> ``(N, D)``."""
+        per_person = tokens.mean(2)
+        w = present.to(per_person.dtype)[..., None]
+        return (per_person * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled embedding ``(N, D)`` of prepared skeletons ``(N, M, T, V, C)``."""
+        return self.pool(self.forward(x, mask), self.persons_present(x))
+
+    # ---- user-facing inference ---------------------------------------------------------------------------
+    def preprocess(self, skeletons: Any, input_format: str = "auto") -> torch.Tensor:
+        """Prepare raw skeletons into the ``(N, max_persons, num_frames, V, C)`` tensor ``forward`` reads."""
+        src = SequenceSource(skeletons, input_format, self.layout.num_joints, self.config.in_channels)
+        return prepare_batch(src.batch(0, len(src)), self.config, self.layout)
+
+    def embed(
+        self,
+        skeletons: Any,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+        normalize: bool = True,
+        convert_to_numpy: bool = True,
+        show_progress_bar: bool | None = None,
+        input_format: str = "auto",
+        output_value: str = "embedding",
+    ) -> np.ndarray | torch.Tensor:
+        """Embed skeleton sequences.
+
+        Args:
+            skeletons: One sequence ``(T, V, C)`` / ``(M, T, V, C)``, a batch ``(N, M, T, V, C)``, a list of
+                sequences of any lengths, or a dataset of ``(sequence, label)`` items. Missing joints may be
+                ``NaN`` or all-zero; zero-padded frames and absent persons are ignored.
+            batch_size: Sequences per forward pass; bounds memory.
+            device: ``"cuda"``, ``"cpu"``...; default CUDA when available. The encoder is moved there.
+            normalize: L2-normalise the embeddings (cosine similarity = dot product).
+            convert_to_numpy: Return a numpy array (else a CPU torch tensor).
+            show_progress_bar: Show a tqdm bar; ``None`` shows one for more than 8 batches on a terminal.
+            input_format: ``"auto"`` or an axis order such as ``"NCTVM"`` or ``"NTVC"``, or ``"NTF"``.
+            output_value: ``"embedding"`` for ``(N, D)``, ``"tokens"`` for token features ``(N, M, L, D)``.
+
+        Returns:
+            ``(N, D)`` float32 embeddings (or ``(N, M, L, D)`` token features).
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        if output_value not in ("embedding", "tokens"):
+            raise ValueError(f"output_value: expected 'embedding' or 'tokens', got {output_value!r}")
+        src = SequenceSource(skeletons, input_format, self.layout.num_joints, self.config.in_channels)
+        dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.to(dev)
+        was_training = self.training
+        self.eval()
+        n = len(src)
+        starts = range(0, n, batch_size)
+        disable = (None if len(starts) > 8 else True) if show_progress_bar is None else not show_progress_bar
+        outs = []
+        try:
+            with torch.inference_mode():
+                for s in tqdm(starts, desc="embed", unit="batch", disable=disable):
+                    x = prepare_batch(src.batch(s, min(s + batch_size, n)), self.config, self.layout, offset=s)
+                    x = x.to(dev, non_blocking=True)
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                        tokens = self.forward(x)
+                    tokens = tokens.float()
+                    if output_value == "tokens":
+                        z = F.normalize(tokens, dim=-1) if normalize else tokens
+                    else:
+                        z = self.pool(tokens, self.persons_present(x))
+                        z = F.normalize(z, dim=-1) if normalize else z
+                    outs.append(z.cpu())
+        finally:
+            self.train(was_training)
+        out = torch.cat(outs)
+        return out.numpy() if convert_to_numpy else out
+
+    # ---- Hub -----------------------------------------------------------------------------------------------
+    def _save_pretrained(self, save_directory: Path) -> None:
+        from .hub import save_weights
+
+        save_weights(self, Path(save_directory) / "model.safetensors")
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *, model_card_kwargs: dict | None = None,
+                        **kwargs: Any) -> None:
+        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md`` into a folder.
+
+        The files are written to a temporary folder first and moved into place, so an interrupted save never
+        leaves a half-written model behind.
+
+        Args:
+            save_directory: Target folder (created if needed).
+            model_card_kwargs: Extra card fields, e.g. ``{"training_data": "...", "results": {...}}``.
+            **kwargs: Passed to ``huggingface_hub``'s ``save_pretrained`` (e.g. ``repo_id``, ``push_to_hub``).
+        """
+        from .hub import atomic_save_pretrained
+
+        atomic_save_pretrained(self, save_directory, model_card_kwargs=model_card_kwargs, **kwargs)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any):
+        from .hub import model_card
+
+        return model_card(self, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        force_download: bool = False,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+        map_location: str | torch.device = "cpu",
+        **kwargs: Any,
+    ) -> SLiMEncoder:
+        """Load an encoder from a local folder, the Hub cache or the Hub.
+
+        Weights load only from ``model.safetensors`` and strictly: a missing, unexpected or mis-shaped tensor
+        is an error naming it. A name in ``slimkit.hub.list_pretrained()`` (e.g. ``"slimkit/slim-nwucla-small"``)
+        falls back to the copy shipped inside the package when the Hub cannot be reached.
+
+        Args:
+            pretrained_model_name_or_path: Hub repo id (``"org/name"``) or a local folder.
+            revision: Branch, tag or commit of the Hub repo.
+            cache_dir: Hub cache folder.
+            force_download: Download again even if cached.
+            token: Hub token.
+            local_files_only: Only look in the local cache.
+            map_location: Device to load the weights on.
+            **kwargs: Not used; an unknown argument is an error.
+        """
+        if kwargs:
+            raise TypeError(f"from_pretrained got unexpected arguments {sorted(kwargs)}")
+        from .hub import load_pretrained
+
+        return load_pretrained(
+            cls, pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
+            force_download=force_download, token=token, local_files_only=local_files_only,
+            map_location=map_location,
+        )
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"layout={c.layout}, tokens={c.token_groups}x{self.num_groups}, frames={c.num_frames}, "
+                f"t_patch={c.t_patch}, dim={c.dim}, depth={c.depth}, heads={c.heads}")
