@@ -102,7 +102,7 @@ class SLiMEncoder(
         self.layout = get_layout(config.layout)
         v = self.layout.num_joints
         if config.token_groups == "part":
-            groups = [list(idx) for idx in self.layout.parts.values()]
+            groups = [list(idx) for idx in self.layout.parts.values() if idx]
         else:
             groups = [[j] for j in range(v)]
         jmax = max(len(g) for g in groups)
