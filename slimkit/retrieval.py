@@ -1,0 +1,863 @@
+"""Nearest-neighbour search over embeddings, on FAISS: :class:`Retriever`.
+
+```python
+r = Retriever(dim=256)                          # cosine, exact ("flat"), GPU when faiss-gpu sees one
+r.add(z, ids=names, labels=labels)              # z: (N, 256)
+hits = r.search(q, k=5)                         # hits.ids, hits.scores, hits.labels: (Q, 5)
+r.save("gallery.slimidx"); r = Retriever.load("gallery.slimidx")
+```
+
+FAISS is imported on first use (constructing a :class:`Retriever`), never at ``import slimkit``. Install exactly
+one of ``pip install 'slimkit[faiss]'`` (faiss-cpu) or ``pip install 'slimkit[gpu]'`` (faiss-gpu, Linux x86_64).
+
+Design notes a user should know:
+
+* Items carry an id (int >= 0 or str, one kind per Retriever), an optional label (int or str) and optional
+  JSON metadata. Internally every item gets a private int64 key; the FAISS index stores those keys
+  (``IndexIDMap2``; a trained IVF stores them natively), so string ids cost nothing in FAISS.
+* ``metric="cosine"`` L2-normalises vectors on ``add`` and ``search`` and scores are cosine similarities
+  (higher is closer). ``metric="l2"`` scores are *squared* Euclidean distances (lower is closer).
+* Empty result slots (``k`` larger than the number of items, or an IVF probe that found fewer than ``k``):
+  id ``-1`` (int ids) or ``None`` (str ids), label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf`` (l2),
+  i.e. the worst score of the metric, so rows stay sorted.
+* Threads: any number of threads may ``search`` one Retriever at once (FAISS releases the GIL); ``add``,
+  ``remove``, ``train`` and ``compact`` take an exclusive lock and wait for running searches. On a GPU,
+  searches are serialised.
+* Processes: once FAISS has searched with several threads, a ``fork``-ed child (e.g. a ``DataLoader`` worker)
+  that searches with several threads hangs in OpenMP. Importing this module registers an at-fork hook that
+  sets FAISS to 1 thread in forked children; do not pass ``num_threads > 1`` there, or use the ``spawn``
+  start method.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Retriever", "SearchResult", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_MAGIC = b"SLIMKIT-RETRIEVER\n"
+GPU_MAX_K = 2048  # faiss GPU k-selection limit (also for nprobe)
+
+_INSTALL_HINT = (
+    "slimkit.Retriever needs FAISS. Install one of:\n"
+    "  pip install 'slimkit[faiss]'   # faiss-cpu: Linux, macOS arm64, Windows\n"
+    "  pip install 'slimkit[gpu]'     # faiss-gpu: Linux x86_64 with CUDA 12\n"
+    "Install only one of faiss-cpu / faiss-gpu: both ship the `faiss` module and overwrite each other. To "
+    "switch, `pip uninstall -y faiss-cpu faiss-gpu`, then install the one you want."
+)
+_fork_hook_registered = False
+
+
+def _faiss() -> Any:
+    """Import faiss lazily, with an install hint instead of a bare ImportError."""
+    global _fork_hook_registered
+    try:
+        import faiss
+    except ImportError as e:
+        raise ImportError(f"{_INSTALL_HINT}\n(import faiss failed: {e})") from e
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        # A forked child inherits a dead OpenMP pool: multi-threaded faiss calls there hang.
+        os.register_at_fork(after_in_child=lambda: faiss.omp_set_num_threads(1))
+        _fork_hook_registered = True
+    return faiss
+
+
+def gpu_available() -> bool:
+    """True when faiss-gpu is installed and sees at least one GPU."""
+    faiss = _faiss()
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+class _RWLock:
+    """Many readers or one writer; a waiting writer blocks new readers (no writer starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class SearchResult:
+    """Hits of :meth:`Retriever.search`, one row per query, best first.
+
+    Unpacks as ``ids, scores, labels = result`` and reads like a dict (``result["ids"]``).
+
+    Attributes:
+        ids: ``(Q, k)`` int64 (``-1`` = empty slot) or object array of str (``None`` = empty slot).
+        scores: ``(Q, k)`` float32: cosine similarity (``-inf`` = empty) or squared L2 distance (``+inf`` = empty).
+        labels: ``(Q, k)`` int64 (``-1`` = empty slot or unlabelled) or object array (``None``); ``None`` when
+            no item was added with labels.
+        metadata: ``Q`` lists of ``k`` metadata values (``None`` where absent); ``None`` when no item has any.
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray | None
+    metadata: list[list[Any]] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.ids, self.scores, self.labels))
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(f"SearchResult has keys {self.keys()}, got {key!r}")
+        return getattr(self, key)
+
+    def keys(self) -> tuple[str, ...]:
+        return ("ids", "scores", "labels", "metadata")
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def _as_vectors(x: Any, name: str, dim: int) -> np.ndarray:
+    """``(N, dim)`` (or ``(dim,)``) numeric input -> C-contiguous float32 ``(N, dim)``, finite, N >= 1."""
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            x = x.detach().float().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    a = np.asarray(x)
+    if a.dtype == object or a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
+        raise TypeError(f"{name}: expected a real-valued numeric array, got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise ValueError(f"{name}: expected shape (N, {dim}) (or ({dim},) for one vector), got {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one vector, got shape {a.shape}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    finite = np.isfinite(a).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise ValueError(f"{name}: rows {bad[:5].tolist()} contain NaN or inf ({bad.size} rows in all)")
+    return a
+
+
+def _normalize(a: np.ndarray, name: str) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    zero = norms[:, 0] < 1e-12
+    if zero.any():
+        raise ValueError(f"{name}: rows {np.flatnonzero(zero)[:5].tolist()} have zero norm; metric='cosine' "
+                         "needs non-zero vectors")
+    return np.ascontiguousarray(a / norms, dtype=np.float32)
+
+
+def _item_list(values: Any, name: str, n: int) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name}: expected a sequence of {n} values, got {type(values).__name__}")
+    if len(values) != n:
+        raise ValueError(f"{name}: expected {n} values (one per embedding row), got {len(values)}")
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _kind_of(v: Any, name: str) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected int or str values, got bool {v!r}")
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, str):
+        return "str"
+    raise TypeError(f"{name}: expected int or str values, got {type(v).__name__} ({v!r})")
+
+
+def _write_atomic(path: Path, chunks: Sequence[bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for c in chunks:
+                f.write(c)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Retriever:
+    """A FAISS index of embeddings with ids, labels and metadata, savable to one file.
+
+    Args:
+        dim: Width ``D`` of the embeddings.
+        metric: ``"cosine"`` (vectors are L2-normalised; score = cosine similarity, higher is closer) or
+            ``"l2"`` (score = squared Euclidean distance, lower is closer).
+        index: ``"flat"`` (exact), ``"ivf"`` (IVF-Flat: approximate, trained k-means lists) or ``"hnsw"``
+            (graph, approximate, CPU only, no training).
+        device: ``"auto"`` (a GPU when faiss-gpu is installed and sees one, else CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"``. HNSW always runs on the CPU; on a GPU, ``k`` or ``nprobe`` above 2048 fall back to CPU.
+        nlist: IVF lists; ``None`` picks ``4 * sqrt(n)`` at training time, capped at ``n / 39`` so that every
+            list gets enough training points.
+        nprobe: IVF lists visited per query; ``None`` uses ``max(1, nlist // 8)``. Higher = better recall, slower.
+        train_size: IVF only. Vectors are kept in an exact flat index until this many have been added; the IVF
+            is then trained on all of them and they move into it. Call :meth:`train` to train earlier.
+        hnsw_m: HNSW graph degree ``M``.
+        ef_construction: HNSW build-time beam width.
+        ef_search: HNSW search beam width (higher = better recall, slower); at least ``k`` is used.
+        num_threads: FAISS (OpenMP) threads for ``add`` and ``search``, set in the calling thread for the
+            duration of each call; ``None`` keeps FAISS's default (all cores, or ``OMP_NUM_THREADS``).
+        info: JSON-serialisable notes saved with the index (e.g. the encoder repo id and revision).
+
+    Raises:
+        ImportError: FAISS is not installed (the message says how to install it).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        metric: str = "cosine",
+        index: str = "flat",
+        device: str = "auto",
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        train_size: int = 10_000,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 128,
+        num_threads: int | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        faiss = _faiss()
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+            raise ValueError(f"dim: expected a positive int, got {dim!r}")
+        if metric not in ("cosine", "l2"):
+            raise ValueError(f"metric: expected 'cosine' or 'l2', got {metric!r}")
+        if index not in ("flat", "ivf", "hnsw"):
+            raise ValueError(f"index: expected 'flat', 'ivf' or 'hnsw', got {index!r}")
+        for name, v, lo in (("nlist", nlist, 1), ("nprobe", nprobe, 1), ("train_size", train_size, 1),
+                            ("hnsw_m", hnsw_m, 2), ("ef_construction", ef_construction, 1),
+                            ("ef_search", ef_search, 1), ("num_threads", num_threads, 1)):
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo):
+                raise ValueError(f"{name}: expected an int >= {lo}, got {v!r}")
+        if info is not None:
+            try:
+                json.dumps(info)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"info: expected a JSON-serialisable dict, got {info!r} ({e})") from None
+        self.dim = int(dim)
+        self.metric = metric
+        self.index_type = index
+        self.nlist = nlist
+        self.nprobe = nprobe
+        self.train_size = int(train_size)
+        self.hnsw_m = int(hnsw_m)
+        self.ef_construction = int(ef_construction)
+        self.ef_search = int(ef_search)
+        self.num_threads = num_threads
+        self.info = dict(info or {})
+        self._gpu_id = self._resolve_device(device, faiss)
+        self.device = "cpu" if self._gpu_id is None else f"cuda:{self._gpu_id}"
+        self._requested_device = device
+        self._lock = _RWLock()
+        self._gpu_lock = threading.Lock()
+        self._gpu_res: Any = None
+        self._gpu_index: Any = None
+        self._trained = index != "ivf"
+        self._index = self._new_index(faiss)
+        # per-item state, indexed by the private int64 key
+        self._next_key = 0
+        self._keys_ids: np.ndarray = np.empty(0, dtype=np.int64)
+        self._keys_labels: np.ndarray | None = None
+        self._keys_meta: list[Any] | None = None
+        self._alive: np.ndarray = np.empty(0, dtype=bool)
+        self._lookup: dict[Any, int] = {}
+        self._id_kind: str | None = None
+        self._label_kind: str | None = None
+        self._tombstones: set[int] = set()  # HNSW keys removed but still in the graph
+        self._next_auto_id = 0
+
+    # ---- construction helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _resolve_device(device: Any, faiss: Any) -> int | None:
+        has_gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+        if device == "auto":
+            return 0 if has_gpu else None
+        if device == "cpu":
+            return None
+        if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+            num = 0 if device == "cuda" else device.split(":", 1)[1]
+            if not str(num).isdigit():
+                raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+            if not has_gpu:
+                raise ValueError(f"device: {device!r} needs faiss-gpu and a visible GPU; this FAISS "
+                                 f"({faiss.__version__}) sees {faiss.get_num_gpus() if hasattr(faiss, 'get_num_gpus') else 0}"
+                                 " GPUs. Use device='cpu' or 'auto', or install 'slimkit[gpu]'.")
+            if int(num) >= faiss.get_num_gpus():
+                raise ValueError(f"device: {device!r} but only {faiss.get_num_gpus()} GPUs are visible")
+            return int(num)
+        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+    def _faiss_metric(self, faiss: Any) -> int:
+        # HNSW graphs are built better with L2; on unit vectors L2 ranks exactly like cosine.
+        if self.metric == "l2" or self.index_type == "hnsw":
+            return faiss.METRIC_L2
+        return faiss.METRIC_INNER_PRODUCT
+
+    def _new_index(self, faiss: Any, nlist: int | None = None) -> Any:
+        metric = self._faiss_metric(faiss)
+        if self.index_type == "hnsw":
+            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, metric)
+            inner.hnsw.efConstruction = self.ef_construction
+            inner.hnsw.efSearch = self.ef_search
+        elif self.index_type == "ivf" and nlist is not None:
+            # IVF stores our keys natively; an IndexIDMap2 around it would mis-map ids after remove_ids
+            # (IDMap compacts its table while IVF lists keep their old positions).
+            return faiss.index_factory(self.dim, f"IVF{nlist},Flat", metric)
+        else:  # flat, or IVF before training
+            inner = faiss.IndexFlatIP(self.dim) if metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(self.dim)
+        return faiss.IndexIDMap2(inner)
+
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        if self.num_threads is None:
+            yield
+            return
+        faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(int(self.num_threads))
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    # ---- properties ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._lookup)
+
+    def __contains__(self, item_id: Any) -> bool:
+        return item_id in self._lookup
+
+    def __repr__(self) -> str:
+        return (f"Retriever(dim={self.dim}, metric={self.metric!r}, index={self.index_type!r}, "
+                f"device={self.device!r}, items={len(self)})")
+
+    @property
+    def is_trained(self) -> bool:
+        """False for an IVF retriever still in its exact (pre-training) phase."""
+        return self._trained
+
+    @property
+    def ids(self) -> list[Any]:
+        """Ids of the items in the Retriever, in insertion order."""
+        keys = np.flatnonzero(self._alive)
+        return self._keys_ids[keys].tolist()
+
+    @property
+    def faiss_index(self) -> Any:
+        """The CPU FAISS index over private int64 keys (``IndexIDMap2``, or the bare IVF once trained)."""
+        return self._index
+
+    # ---- mutation ------------------------------------------------------------------------------------------
+    def add(self, embeddings: Any, ids: Sequence[Any] | np.ndarray | None = None,
+            labels: Sequence[Any] | np.ndarray | None = None, metadata: Sequence[Any] | None = None,
+            *, batch_size: int = 65_536) -> None:
+        """Add embeddings with their ids, labels and metadata.
+
+        Args:
+            embeddings: ``(N, D)`` array or tensor (``(D,)`` for one vector); must be finite.
+            ids: ``N`` unique ids, all int (>= 0) or all str, none already present. ``None`` numbers the items
+                after the largest int id so far (only for int ids).
+            labels: ``N`` labels (int or str), e.g. action classes; optional.
+            metadata: ``N`` JSON-serialisable values (dicts, strings...), returned with the hits; optional.
+            batch_size: Rows handed to FAISS per call; bounds the temporary memory.
+
+        Raises:
+            ValueError: Wrong width, non-finite values, duplicate ids, or ids/labels/metadata of another length.
+            TypeError: ids or labels that are not int/str, or metadata that is not JSON-serialisable.
+        """
+        x = _as_vectors(embeddings, "embeddings", self.dim)
+        n = x.shape[0]
+        if self.metric == "cosine":
+            x = _normalize(x, "embeddings")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        with self._lock.write():
+            new_ids, id_kind = self._check_ids(ids, n)
+            new_labels, label_kind = self._check_labels(labels, n)
+            new_meta = None
+            if metadata is not None:
+                new_meta = _item_list(metadata, "metadata", n)
+                try:
+                    json.dumps(new_meta)
+                except (TypeError, ValueError) as e:
+                    raise TypeError(f"metadata: expected JSON-serialisable values, got {e}") from None
+            keys = np.arange(self._next_key, self._next_key + n, dtype=np.int64)
+            faiss = _faiss()
+            with self._threads():
+                if not self._trained and self._stored_count() + n >= self.train_size:
+                    self._index.add_with_ids(x, keys)  # joins the flat phase, then everything moves to IVF
+                    self._train_from_stored(faiss)
+                else:
+                    for s in range(0, n, batch_size):
+                        self._index.add_with_ids(x[s:s + batch_size], keys[s:s + batch_size])
+            # commit per-item state only after FAISS accepted the vectors
+            self._id_kind = id_kind
+            self._keys_ids = np.concatenate([self._keys_ids, np.asarray(new_ids, dtype=self._id_dtype())])
+            self._store_labels(new_labels, label_kind, n)
+            if new_meta is not None and self._keys_meta is None:
+                self._keys_meta = [None] * self._next_key
+            if self._keys_meta is not None:
+                self._keys_meta.extend(new_meta if new_meta is not None else [None] * n)
+            self._alive = np.concatenate([self._alive, np.ones(n, dtype=bool)])
+            self._lookup.update(zip(new_ids, keys.tolist()))
+            if id_kind == "int":
+                self._next_auto_id = max(self._next_auto_id, max(new_ids) + 1)
+            self._next_key += n
+            self._gpu_index = None
+
+    def _id_dtype(self) -> Any:
+        return np.int64 if self._id_kind == "int" else object
+
+    def _check_ids(self, ids: Any, n: int) -> tuple[list[Any], str]:
+        if ids is None:
+            if self._id_kind == "str":
+                raise ValueError("ids: this Retriever holds str ids, so ids must be given")
+            return list(range(self._next_auto_id, self._next_auto_id + n)), "int"
+        vals = _item_list(ids, "ids", n)
+        kinds = {_kind_of(v, "ids") for v in vals}
+        if len(kinds) > 1:
+            raise TypeError("ids: expected all int or all str, got a mix of int and str")
+        kind = kinds.pop()
+        if self._id_kind is not None and kind != self._id_kind:
+            raise TypeError(f"ids: this Retriever holds {self._id_kind} ids, got {kind} ids")
+        if kind == "int":
+            vals = [int(v) for v in vals]
+            if min(vals) < 0:
+                raise ValueError(f"ids: expected ints >= 0 (-1 marks an empty result slot), got {min(vals)}")
+        if len(set(vals)) != n:
+            seen: set[Any] = set()
+            dup = [v for v in vals if v in seen or seen.add(v)]
+            raise ValueError(f"ids: duplicate ids within this call, e.g. {dup[:5]}")
+        present = [v for v in vals if v in self._lookup]
+        if present:
+            raise ValueError(f"ids: {len(present)} ids are already in the Retriever, e.g. {present[:5]}; "
+                             "remove() them first to replace them")
+        return vals, kind
+
+    def _check_labels(self, labels: Any, n: int) -> tuple[list[Any] | None, str | None]:
+        if labels is None:
+            return None, self._label_kind
+        vals = _item_list(labels, "labels", n)
+        kinds = {_kind_of(v, "labels") for v in vals}
+        if len(kinds) > 1:
+            raise TypeError("labels: expected all int or all str, got a mix of int and str")
+        kind = kinds.pop()
+        if self._label_kind is not None and kind != self._label_kind:
+            raise TypeError(f"labels: this Retriever holds {self._label_kind} labels, got {kind} labels")
+        if kind == "int":
+            vals = [int(v) for v in vals]
+        return vals, kind
+
+    def _store_labels(self, new: list[Any] | None, kind: str | None, n: int) -> None:
+        if kind is None:
+            return
+        dtype, missing = (np.int64, -1) if kind == "int" else (object, None)
+        if self._keys_labels is None:
+            self._keys_labels = np.full(self._next_key, missing, dtype=dtype)
+            self._label_kind = kind
+        add = np.asarray(new, dtype=dtype) if new is not None else np.full(n, missing, dtype=dtype)
+        self._keys_labels = np.concatenate([self._keys_labels, add])
+
+    def _stored_count(self) -> int:
+        return int(self._index.ntotal)
+
+    def _train_from_stored(self, faiss: Any, sample: np.ndarray | None = None) -> None:
+        """Build the IVF from the flat-phase index (and an optional training sample), keeping the keys."""
+        flat = self._index
+        stored = flat.index.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.empty((0, self.dim), np.float32)
+        keys = faiss.vector_to_array(flat.id_map).astype(np.int64)
+        train = sample if sample is not None else stored
+        n = train.shape[0]
+        nlist = self.nlist or max(1, min(int(round(4 * math.sqrt(n))), n // 39))
+        if n < nlist:
+            raise ValueError(f"train: IVF with nlist={nlist} needs at least {nlist} training vectors, got {n}")
+        new = self._new_index(faiss, nlist)
+        new.train(train)
+        if stored.shape[0]:
+            new.add_with_ids(stored, keys)
+        self.nlist = nlist
+        self._index = new
+        self._trained = True
+
+    def train(self, embeddings: Any = None) -> None:
+        """Train the IVF lists now (IVF only; a no-op for flat and HNSW).
+
+        Args:
+            embeddings: Optional ``(N, D)`` training sample (not added). ``None`` trains on the vectors added
+                so far. Items already added move into the trained index either way.
+
+        Raises:
+            ValueError: Already trained, or too few training vectors for ``nlist``.
+        """
+        if self.index_type != "ivf":
+            return
+        sample = None
+        if embeddings is not None:
+            sample = _as_vectors(embeddings, "embeddings", self.dim)
+            if self.metric == "cosine":
+                sample = _normalize(sample, "embeddings")
+        with self._lock.write():
+            if self._trained:
+                raise ValueError("train: this IVF Retriever is already trained (nlist is fixed once trained)")
+            if sample is None and self._stored_count() == 0:
+                raise ValueError("train: no vectors to train on; add embeddings or pass a training sample")
+            with self._threads():
+                self._train_from_stored(_faiss(), sample)
+            self._gpu_index = None
+
+    def remove(self, ids: Sequence[Any] | np.ndarray | Any) -> int:
+        """Remove items by id.
+
+        Flat and IVF indexes delete the vectors. HNSW graphs cannot delete: removed items become tombstones
+        that searches skip (via a FAISS ``IDSelector``), and the graph is rebuilt without them once they make
+        up a quarter of it (or when you call :meth:`compact`).
+
+        Args:
+            ids: One id or a sequence of ids; each must be present.
+
+        Returns:
+            The number of items removed.
+
+        Raises:
+            KeyError: An id is not in the Retriever (nothing is removed then).
+        """
+        vals = [ids] if isinstance(ids, (str, int, np.integer)) else list(ids)
+        with self._lock.write():
+            missing = [v for v in vals if (int(v) if isinstance(v, np.integer) else v) not in self._lookup]
+            if missing:
+                raise KeyError(f"ids: {len(missing)} ids are not in the Retriever, e.g. {missing[:5]}")
+            keys = np.array(sorted({self._lookup[int(v) if isinstance(v, np.integer) else v] for v in vals}),
+                            dtype=np.int64)
+            if keys.size == 0:
+                return 0
+            faiss = _faiss()
+            if self.index_type == "hnsw":
+                self._tombstones.update(keys.tolist())
+            else:
+                self._index.remove_ids(faiss.IDSelectorBatch(keys))
+            for k in keys.tolist():
+                del self._lookup[self._keys_ids[k].item() if self._id_kind == "int" else self._keys_ids[k]]
+            self._alive[keys] = False
+            if self.index_type == "hnsw" and len(self._tombstones) * 4 >= self._index.ntotal:
+                self._compact(faiss)
+            self._gpu_index = None
+            return int(keys.size)
+
+    def compact(self) -> None:
+        """Rebuild an HNSW graph without its tombstones (a no-op for flat and IVF)."""
+        with self._lock.write():
+            if self.index_type == "hnsw" and self._tombstones:
+                self._compact(_faiss())
+
+    def _compact(self, faiss: Any) -> None:
+        old = self._index
+        keys = faiss.vector_to_array(old.id_map).astype(np.int64)
+        vecs = old.index.reconstruct_n(0, old.ntotal)
+        keep = self._alive[keys]
+        new = self._new_index(faiss)
+        if keep.any():
+            with self._threads():
+                new.add_with_ids(np.ascontiguousarray(vecs[keep]), keys[keep])
+        self._index = new
+        self._tombstones.clear()
+
+    # ---- search --------------------------------------------------------------------------------------------
+    def search(self, queries: Any, k: int = 5, *, nprobe: int | None = None,
+               ef_search: int | None = None) -> SearchResult:
+        """Find the ``k`` nearest items of each query.
+
+        Args:
+            queries: ``(Q, D)`` array or tensor (``(D,)`` for one query).
+            k: Hits per query. With fewer items than ``k``, the surplus slots are empty (id ``-1`` / ``None``,
+                score ``-inf`` for cosine, ``+inf`` for l2).
+            nprobe: IVF lists to visit for this call (default: the Retriever's ``nprobe``).
+            ef_search: HNSW beam width for this call (default: the Retriever's ``ef_search``).
+
+        Returns:
+            A :class:`SearchResult` with ``(Q, k)`` ``ids``, ``scores`` and ``labels``, best first.
+
+        Raises:
+            ValueError: Empty Retriever, wrong query width, non-finite queries, or ``k < 1``.
+        """
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k: expected a positive int, got {k!r}")
+        k = int(k)
+        for name, v in (("nprobe", nprobe), ("ef_search", ef_search)):
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        q = _as_vectors(queries, "queries", self.dim)
+        if self.metric == "cosine":
+            q = _normalize(q, "queries")
+        faiss = _faiss()
+        with self._lock.read():
+            if len(self._lookup) == 0:
+                raise ValueError("search: the Retriever is empty (0 items); add embeddings before searching")
+            params = self._search_params(faiss, k, nprobe, ef_search)
+            probe = getattr(params, "nprobe", 0) if params is not None else 0
+            use_gpu = (self._gpu_id is not None and self.index_type != "hnsw" and k <= GPU_MAX_K
+                       and probe <= GPU_MAX_K)
+            with self._threads():
+                if use_gpu:
+                    with self._gpu_lock:
+                        dist, keys = self._gpu(faiss).search(q, k, params=params)
+                else:
+                    dist, keys = self._index.search(q, k, params=params)
+            return self._result(dist, keys)
+
+    def _search_params(self, faiss: Any, k: int, nprobe: int | None, ef_search: int | None) -> Any:
+        # Fresh params per call: faiss' IndexIDMap writes into params while searching, so sharing is unsafe.
+        sel = None
+        if self._tombstones:
+            sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64)))
+        if self.index_type == "hnsw":
+            p = faiss.SearchParametersHNSW()
+            p.efSearch = max(int(ef_search or self.ef_search), k)
+        elif self.index_type == "ivf" and self._trained:
+            p = faiss.SearchParametersIVF()
+            p.nprobe = min(int(nprobe or self.nprobe or max(1, self.nlist // 8)), self.nlist)
+        elif sel is None:
+            return None
+        else:
+            p = faiss.SearchParameters()
+        if sel is not None:
+            p.sel = sel
+            p._keep = sel  # keep the selector (and its batch) alive as long as the params
+        return p
+
+    def _gpu(self, faiss: Any) -> Any:
+        """Lazy GPU copy of the CPU index, rebuilt after a mutation (the CPU index stays the source of truth)."""
+        if self._gpu_index is None:
+            if self._gpu_res is None:
+                self._gpu_res = faiss.StandardGpuResources()
+            self._gpu_index = faiss.index_cpu_to_gpu(self._gpu_res, self._gpu_id, self._index)
+        return self._gpu_index
+
+    def _result(self, dist: np.ndarray, keys: np.ndarray) -> SearchResult:
+        empty = keys < 0
+        safe = np.where(empty, 0, keys)
+        if self.metric == "cosine":
+            scores = 1.0 - dist / 2.0 if self.index_type == "hnsw" else dist
+            scores = np.where(empty, -np.inf, scores)
+        else:
+            scores = np.where(empty, np.inf, dist)
+        scores = scores.astype(np.float32)
+        if self._id_kind == "str":
+            ids = self._keys_ids[safe]
+            ids[empty] = None
+        else:
+            ids = np.where(empty, -1, self._keys_ids[safe] if self._keys_ids.size else 0).astype(np.int64)
+        labels = None
+        if self._keys_labels is not None:
+            labels = self._keys_labels[safe]
+            labels[empty] = -1 if self._label_kind == "int" else None
+        meta = None
+        if self._keys_meta is not None:
+            m = self._keys_meta
+            meta = [[None if key < 0 else m[key] for key in row] for row in keys.tolist()]
+        return SearchResult(ids=ids, scores=scores, labels=labels, metadata=meta)
+
+    # ---- persistence ---------------------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        return dict(dim=self.dim, metric=self.metric, index=self.index_type, nlist=self.nlist,
+                    nprobe=self.nprobe, train_size=self.train_size, hnsw_m=self.hnsw_m,
+                    ef_construction=self.ef_construction, ef_search=self.ef_search,
+                    num_threads=self.num_threads, info=self.info)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the index, ids, labels, metadata and configuration to one file, atomically.
+
+        The file is written under a temporary name in the same folder and moved into place with
+        ``os.replace``, so readers see either the old file or the complete new one. It holds a JSON header
+        (format version, configuration, section lengths and SHA-256 checksums) followed by the FAISS index and
+        the item table; :meth:`load` verifies all of it.
+
+        Args:
+            path: Target file (conventionally ``*.slimidx``); its folder is created if needed.
+        """
+        faiss = _faiss()
+        with self._lock.read():
+            index_bytes = faiss.serialize_index(self._index).tobytes()
+            alive_keys = np.flatnonzero(self._alive)
+            state = {
+                "next_key": self._next_key,
+                "next_auto_id": self._next_auto_id,
+                "trained": self._trained,
+                "id_kind": self._id_kind,
+                "label_kind": self._label_kind,
+                "keys": alive_keys.tolist(),
+                "ids": self._keys_ids[alive_keys].tolist(),
+                "labels": None if self._keys_labels is None else self._keys_labels[alive_keys].tolist(),
+                "metadata": None if self._keys_meta is None else [self._keys_meta[i] for i in alive_keys],
+                "tombstones": sorted(self._tombstones),
+            }
+            state_bytes = json.dumps(state, separators=(",", ":")).encode("utf-8")
+            from . import __version__
+
+            header = {
+                "format": "slimkit.Retriever",
+                "format_version": FORMAT_VERSION,
+                "slimkit_version": __version__,
+                "faiss_version": faiss.__version__,
+                "config": self._config(),
+                "items": len(self._lookup),
+                "sections": [
+                    {"name": "index", "length": len(index_bytes), "sha256": hashlib.sha256(index_bytes).hexdigest()},
+                    {"name": "state", "length": len(state_bytes), "sha256": hashlib.sha256(state_bytes).hexdigest()},
+                ],
+            }
+        head = json.dumps(header, indent=1).encode("utf-8")
+        _write_atomic(Path(path), [_MAGIC, struct.pack("<Q", len(head)), head, index_bytes, state_bytes])
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto", num_threads: int | None = None) -> Retriever:
+        """Load a Retriever written by :meth:`save`, verifying its format version, lengths and checksums.
+
+        Args:
+            path: File written by :meth:`save`.
+            device: Where to search (as in the constructor); the file itself is device-independent.
+            num_threads: FAISS threads (as in the constructor); ``None`` keeps the saved setting.
+
+        Raises:
+            FileNotFoundError: No such file.
+            ValueError: Not a Retriever file, a newer format version, or a truncated / corrupted file (the
+                message says which part failed).
+        """
+        faiss = _faiss()
+        path = Path(path)
+        data = path.read_bytes()
+        where = f"{path}"
+        if not data.startswith(_MAGIC):
+            raise ValueError(f"{where}: not a slimkit Retriever file (missing the {_MAGIC!r} header)")
+        pos = len(_MAGIC)
+        if len(data) < pos + 8:
+            raise ValueError(f"{where}: truncated: the file ends inside its header ({len(data)} bytes)")
+        (hlen,) = struct.unpack("<Q", data[pos:pos + 8])
+        pos += 8
+        if len(data) < pos + hlen:
+            raise ValueError(f"{where}: truncated: header of {hlen} bytes, but only {len(data) - pos} follow")
+        try:
+            header = json.loads(data[pos:pos + hlen].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{where}: corrupted header ({e})") from None
+        pos += hlen
+        version = header.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise ValueError(f"{where}: format_version {version!r} is not supported by this slimkit (reads "
+                             f"1..{FORMAT_VERSION}); upgrade slimkit to read it")
+        sections = {}
+        expected = pos + sum(int(s["length"]) for s in header["sections"])
+        if len(data) != expected:
+            raise ValueError(f"{where}: truncated or padded: expected {expected} bytes, found {len(data)}")
+        for s in header["sections"]:
+            blob = data[pos:pos + int(s["length"])]
+            pos += int(s["length"])
+            if hashlib.sha256(blob).hexdigest() != s["sha256"]:
+                raise ValueError(f"{where}: corrupted: checksum mismatch in section {s['name']!r}")
+            sections[s["name"]] = blob
+        cfg = dict(header["config"])
+        cfg.pop("dim")
+        self = cls(header["config"]["dim"], metric=cfg.pop("metric"), index=cfg.pop("index"), device=device,
+                   **{**cfg, "num_threads": num_threads if num_threads is not None else cfg["num_threads"]})
+        self._index = faiss.deserialize_index(np.frombuffer(sections["index"], dtype=np.uint8))
+        st = json.loads(sections["state"].decode("utf-8"))
+        n = int(st["next_key"])
+        keys = np.asarray(st["keys"], dtype=np.int64)
+        self._next_key = n
+        self._next_auto_id = int(st["next_auto_id"])
+        self._trained = bool(st["trained"])
+        self._id_kind = st["id_kind"]
+        self._label_kind = st["label_kind"]
+        self._alive = np.zeros(n, dtype=bool)
+        self._alive[keys] = True
+        dtype = self._id_dtype()
+        self._keys_ids = np.zeros(n, dtype=dtype) if dtype is np.int64 else np.full(n, None, dtype=object)
+        self._keys_ids[keys] = np.asarray(st["ids"], dtype=dtype)
+        if st["labels"] is not None:
+            lab_dtype, missing = (np.int64, -1) if self._label_kind == "int" else (object, None)
+            self._keys_labels = np.full(n, missing, dtype=lab_dtype)
+            self._keys_labels[keys] = np.asarray(st["labels"], dtype=lab_dtype)
+        if st["metadata"] is not None:
+            self._keys_meta = [None] * n
+            for key, m in zip(keys.tolist(), st["metadata"]):
+                self._keys_meta[key] = m
+        self._lookup = dict(zip(self._keys_ids[keys].tolist(), keys.tolist()))
+        self._tombstones = set(st["tombstones"])
+        return self
+
+    # ---- convenience ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_encoder(cls, encoder: Any, skeletons: Any, ids: Sequence[Any] | None = None,
+                     labels: Sequence[Any] | None = None, metadata: Sequence[Any] | None = None, *,
+                     batch_size: int = 64, device: str | None = None, **kwargs: Any) -> Retriever:
+        """Embed skeletons with an encoder and index them, recording the encoder's config in ``info``.
+
+        Args:
+            encoder: A :class:`~slimkit.SLiMEncoder`.
+            skeletons: Anything :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts.
+            ids: Item ids (see :meth:`add`).
+            labels: Item labels (see :meth:`add`).
+            metadata: Item metadata (see :meth:`add`).
+            batch_size: Sequences per forward pass of the encoder.
+            device: Torch device for the encoder (default: CUDA when available).
+            **kwargs: Passed to the constructor (``metric``, ``index``, ``device`` is the torch one here, so
+                use ``faiss_device`` for the index's device).
+        """
+        faiss_device = kwargs.pop("faiss_device", "auto")
+        info = dict(kwargs.pop("info", None) or {})
+        info.setdefault("encoder_config", encoder.config.to_dict())
+        z = encoder.embed(skeletons, batch_size=batch_size, device=device, normalize=True)
+        r = cls(int(z.shape[1]), device=faiss_device, info=info, **kwargs)
+        r.add(z, ids=ids, labels=labels, metadata=metadata)
+        return r
