@@ -253,6 +253,7 @@ class SLiMEncoder(
         show_progress_bar: bool | None = None,
         input_format: str = "auto",
         output_value: str = "embedding",
+        precision: str = "auto",
     ) -> np.ndarray | torch.Tensor:
         """Embed skeleton sequences.
 
@@ -267,6 +268,7 @@ class SLiMEncoder(
             show_progress_bar: Show a tqdm bar; ``None`` shows one for more than 8 batches on a terminal.
             input_format: ``"auto"`` or an axis order such as ``"NCTVM"`` or ``"NTVC"``, or ``"NTF"``.
             output_value: ``"embedding"`` for ``(N, D)``, ``"tokens"`` for token features ``(N, M, L, D)``.
+            precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on CPU), ``"bf16"`` or ``"fp32"``.
 
         Returns:
             ``(N, D)`` float32 embeddings (or ``(N, M, L, D)`` token features).
@@ -275,11 +277,16 @@ class SLiMEncoder(
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         if output_value not in ("embedding", "tokens"):
             raise ValueError(f"output_value: expected 'embedding' or 'tokens', got {output_value!r}")
+        if precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision: expected 'auto', 'bf16' or 'fp32', got {precision!r}")
         src = SequenceSource(skeletons, input_format, self.layout.num_joints, self.config.in_channels)
         dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
         self.to(dev)
+        # An encoder already in eval mode is not touched, so concurrent embed() calls on it are safe.
         was_training = self.training
-        self.eval()
+        if was_training:
+            self.eval()
         n = len(src)
         starts = range(0, n, batch_size)
         disable = (None if len(starts) > 8 else True) if show_progress_bar is None else not show_progress_bar
@@ -289,7 +296,7 @@ class SLiMEncoder(
                 for s in tqdm(starts, desc="embed", unit="batch", disable=disable):
                     x = prepare_batch(src.batch(s, min(s + batch_size, n)), self.config, self.layout, offset=s)
                     x = x.to(dev, non_blocking=True)
-                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                         tokens = self.forward(x)
                     tokens = tokens.float()
                     if output_value == "tokens":
@@ -299,7 +306,8 @@ class SLiMEncoder(
                         z = F.normalize(z, dim=-1) if normalize else z
                     outs.append(z.cpu())
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         out = torch.cat(outs)
         return out.numpy() if convert_to_numpy else out
 
