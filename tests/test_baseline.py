@@ -50,7 +50,8 @@ def test_shapes_and_absent_person(tiny: MAEPretrainer, rng: np.random.Generator)
 
 def test_encoder_sees_exactly_ten_percent(tiny: MAEPretrainer, rng: np.random.Generator) -> None:
     seen: list[tuple[int, ...]] = []
-    hook = tiny.encoder.blocks[0].register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    blk = tiny.encoder.blocks[0]
+    hook = blk.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
     try:
         tiny.loss(tiny.preprocess(_walks(rng, 2, 32)))
         assert seen == [(4, 20, 64)]  # 4 persons x 20 of 200 tokens

@@ -168,7 +168,7 @@ class MAEPretrainer(nn.Module):
         return max(1, round(self.num_tokens * (1.0 - self.config.mask_ratio)))
 
     def preprocess(self, skeletons: Any, input_format: str = "auto") -> torch.Tensor:
-        """Raw skeletons -> the prepared ``(N, M, T, V, C)`` tensor :meth:`loss` reads (slimkit's pipeline)."""
+        """Raw skeletons -> the prepared ``(N, M, T, V, C)`` tensor that :meth:`loss` reads."""
         return self.encoder.preprocess(skeletons, input_format)
 
     # ---- targets and masks --------------------------------------------------------------------------
@@ -280,7 +280,8 @@ class MAEPretrainer(nn.Module):
         return self.forward(x, generator=generator).loss
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
     """MSE per token over its valid target values, averaged over the masked tokens only.
 
     Args:
