@@ -1,0 +1,471 @@
+"""The ``slimkit`` command line: pretrain, embed, index, search and evaluate without writing Python.
+
+Every subcommand reads skeleton data through :func:`slimkit.data.load` (NTU ``.skeleton`` folders, CTR-GCN
+``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain ``.npy``), writes
+plain files (``.npy`` embeddings with a ``.json`` sidecar of ids and labels, saved
+:class:`~slimkit.retrieval.Retriever` indexes, model folders), and exits non-zero with a one-line reason when
+the input is wrong. Run ``slimkit <command> --help`` for the options and examples of each command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, KeyError, OSError)
+
+_MAIN_EPILOG = """\
+examples:
+  slimkit embed data/nw-ucla/all_sqe --model slimkit/slim-nwucla-small -o ucla.npy
+  slimkit index ucla.npy -o ucla.index
+  slimkit search ucla.index --queries ucla.npy --rows 0 5 9 -k 5
+  slimkit evaluate data/ntu60_xsub.pkl --model runs/x/encoder --train-split xsub_train --test-split xsub_val
+  slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
+
+Data files are read by slimkit.data.load: NTU .skeleton folders, CTR-GCN .npz, pyskl .pkl,
+NW-UCLA .json folders, Penn Action .mat folders and .npy arrays (N, M, T, V, C) or (N, T, V, C).
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the epilog's line breaks; show a default when there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text \
+                and action.option_strings and not text.endswith(")"):
+            text += " (default: %(default)s)"
+        return text
+
+
+class UserError(Exception):
+    """A problem with the command's input, reported as one line without a traceback."""
+
+
+# ---- shared helpers ----------------------------------------------------------------------------------------
+def _load_data(path: str, layout: str | None, split: str | None = None, name: str = "data") -> Any:
+    """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
+    from slimkit import data
+
+    _check_exists(path, name)
+    ds = data.load(path, layout=layout)
+    if split:
+        if split not in ds.split:
+            known = sorted(ds.split) or "none (this data has no named splits)"
+            raise ValueError(f"{name}: no split named {split!r} in {path}; splits: {known}")
+        ds = ds.subset(split)
+    return ds
+
+
+def _check_exists(path: str, name: str) -> None:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{name}: {path}: no such file or folder")
+
+
+def _load_model(name: str) -> Any:
+    from slimkit import SLiMEncoder
+
+    return SLiMEncoder.from_pretrained(name)
+
+
+def _fit_layout(ds: Any, encoder: Any) -> Any:
+    """Convert a dataset's joints to the encoder's layout when they differ (and a conversion is known)."""
+    target = encoder.config.layout
+    if ds.layout == target:
+        return ds
+    try:
+        out = ds.to_layout(target)
+    except ValueError as e:
+        raise ValueError(f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e}") from None
+    print(f"converting joints from layout {ds.layout!r} to the model's {target!r}", file=sys.stderr)
+    return out
+
+
+def _plain(values: Any) -> list[Any] | None:
+    """A list of JSON-friendly scalars (numpy scalars become Python ones)."""
+    if values is None:
+        return None
+    return [v.item() if hasattr(v, "item") else v for v in list(values)]
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> None:
+    """Save ``(N, D)`` embeddings and, beside them, a ``.json`` with the ids, labels and class names."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, emb)
+    info = {**meta, "shape": list(emb.shape), "layout": ds.layout, "ids": _plain(ds.names),
+            "labels": _plain(ds.labels), "classes": ds.classes}
+    _sidecar(path).write_text(json.dumps(info, indent=1), encoding="utf-8")
+
+
+def _read_embeddings(path: str, name: str = "embeddings") -> tuple[Any, dict[str, Any]]:
+    """``(N, D)`` float32 embeddings from a ``.npy`` file, and its sidecar's content (``{}`` if none)."""
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{name}: {path}: no such file")
+    if p.suffix != ".npy":
+        raise ValueError(f"{name}: expected a .npy file of embeddings (N, D) as written by 'slimkit embed', "
+                         f"got {path}")
+    try:
+        emb = np.load(p, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{name}: {path} is not a plain numeric .npy file ({e})") from None
+    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.floating):
+        raise ValueError(f"{name}: expected a float array of shape (N, D) in {path}, got {emb.dtype} "
+                         f"{emb.shape}; embed skeleton data first with 'slimkit embed'")
+    side = _sidecar(p)
+    info = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
+    if info.get("shape") and info["shape"][0] != len(emb):
+        raise ValueError(f"{side} describes {info['shape'][0]} embeddings but {path} holds {len(emb)}")
+    return emb.astype(np.float32, copy=False), info
+
+
+def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
+    """Labels or ids, one per line (``.txt``) or a ``.npy`` vector; must hold ``n`` entries."""
+    if path is None:
+        return None
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{name}: {path}: no such file")
+    if p.suffix == ".npy":
+        values = np.load(p, allow_pickle=False).tolist()
+    else:
+        values = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            values = [int(v) for v in values]
+        except ValueError:
+            pass
+    if len(values) != n:
+        raise ValueError(f"{name}: {path} has {len(values)} entries, expected {n} (one per embedding)")
+    return values
+
+
+# ---- subcommands -------------------------------------------------------------------------------------------
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from slimkit import SLiMConfig, SLiMEncoder, Trainer
+
+    ds = _load_data(args.data, args.layout, args.split)
+    if args.resume_from:
+        config_or_encoder: Any = SLiMEncoder.from_pretrained(args.resume_from)
+    else:
+        if args.config:
+            config = SLiMConfig.from_json_file(args.config)
+        else:
+            overrides: dict[str, Any] = {"layout": args.layout or ds.layout}
+            if args.in_channels:
+                overrides["in_channels"] = args.in_channels
+            config = getattr(SLiMConfig, args.preset)(**overrides)
+        config_or_encoder = config
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
+                   precision=args.precision, max_steps=args.max_steps, seed=args.seed)
+    # unset options keep the trainer's own defaults
+    trainer = Trainer(config_or_encoder, ds, output_dir=args.output_dir,
+                      **{k: v for k, v in options.items() if v is not None})
+    trainer.fit()
+    out = Path(args.output_dir) / "encoder"
+    trainer.encoder.save_pretrained(out)
+    print(f"saved the encoder to {out}  (load it with SLiMEncoder.from_pretrained({str(out)!r}))")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    _check_exists(args.data, "data")
+    out = Path(args.output)
+    if out.suffix != ".npy":
+        raise ValueError(f"--output: expected a .npy file name, got {args.output}")
+    encoder = _load_model(args.model)
+    ds = _fit_layout(_load_data(args.data, args.layout, args.split), encoder)
+    emb = encoder.embed(ds, batch_size=args.batch_size, device=args.device, normalize=not args.no_normalize,
+                        show_progress_bar=not args.quiet)
+    _write_embeddings(out, emb, ds, {"model": args.model, "data": str(args.data), "split": args.split,
+                                     "normalized": not args.no_normalize})
+    print(f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
+          f"(ids and labels in {_sidecar(out)})")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from slimkit import Retriever
+
+    emb, info = _read_embeddings(args.embeddings)
+    ids = _read_list(args.ids, len(emb), "--ids") or info.get("ids")
+    labels = _read_list(args.labels, len(emb), "--labels") or info.get("labels")
+    if labels is not None and all(v == -1 for v in labels):
+        labels = None  # unlabelled data
+    notes = {k: info[k] for k in ("model", "data", "layout", "classes") if info.get(k) is not None}
+    retriever = Retriever(dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device,
+                          info=notes)
+    retriever.add(emb, ids=ids, labels=labels)
+    retriever.save(args.output)
+    print(f"indexed {len(retriever)} embeddings ({args.index}, {args.metric}) into {args.output}")
+    return 0
+
+
+def _label_name(label: Any, classes: list[str] | None) -> str:
+    if classes and isinstance(label, int) and 0 <= label < len(classes):
+        return f"{label} ({classes[label]})"
+    return str(label)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from slimkit import Retriever
+
+    if args.k < 1:
+        raise ValueError(f"-k: expected a positive number of neighbours, got {args.k}")
+    _check_exists(args.index, "index")
+    retriever = Retriever.load(args.index)
+    if args.model is None:
+        if not args.queries.endswith(".npy"):
+            raise ValueError("--queries is not a .npy of embeddings: pass --model to embed skeleton data")
+        q, info = _read_embeddings(args.queries, "--queries")
+        q_ids = info.get("ids")
+    else:
+        _check_exists(args.queries, "--queries")
+        encoder = _load_model(args.model)
+        ds = _fit_layout(_load_data(args.queries, args.layout, name="--queries"), encoder)
+        q_ids = ds.names
+        q = encoder.embed(ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet)
+    if q.shape[1] != retriever.dim:
+        raise ValueError(f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
+                         f"{retriever.dim} (embed the queries with the index's model)")
+    rows = list(range(len(q))) if args.rows is None else args.rows
+    bad = [r for r in rows if not -len(q) <= r < len(q)]
+    if bad:
+        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries")
+    res = retriever.search(np.ascontiguousarray(q[rows]), k=args.k)
+    classes = retriever.info.get("classes")
+    out = []
+    for i, r in enumerate(rows):
+        hits = []
+        for j in range(res.ids.shape[1]):
+            if res.ids[i, j] is None or (not isinstance(res.ids[i, j], str) and res.ids[i, j] < 0):
+                continue  # empty slot: fewer items than k
+            label = None if res.labels is None else _plain([res.labels[i, j]])[0]
+            hits.append({"id": _plain([res.ids[i, j]])[0], "score": float(res.scores[i, j]), "label": label})
+        out.append({"query": q_ids[r] if q_ids else r, "hits": hits})
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(out, indent=1), encoding="utf-8")
+        print(f"wrote {len(out)} queries x top-{args.k} to {args.output}", file=sys.stderr)
+    if not (args.quiet and args.output):
+        for item in out:
+            print(f"query {item['query']}:")
+            for rank, h in enumerate(item["hits"], 1):
+                lab = "" if h["label"] is None else f"  label {_label_name(h['label'], classes)}"
+                print(f"  {rank:>2}. {h['id']}  score {h['score']:.4f}{lab}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.test is None and not args.test_split:
+        raise ValueError("say which sequences to test on: --test DATA, or --test-split (with --train-split)")
+    from slimkit import knn_accuracy, linear_probe
+
+    _check_exists(args.train, "train")
+    if args.test:
+        _check_exists(args.test, "--test")
+    encoder = _load_model(args.model)
+    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train"), encoder)
+    test = _fit_layout(_load_data(args.test or args.train, args.layout, args.test_split, "test"), encoder)
+    for name, ds in (("train", train), ("test", test)):
+        if (ds.labels < 0).any():
+            raise ValueError(f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
+                             "needs labelled data")
+    quiet = args.quiet
+    z_tr = encoder.embed(train, batch_size=args.batch_size, device=args.device, show_progress_bar=not quiet)
+    z_te = encoder.embed(test, batch_size=args.batch_size, device=args.device, show_progress_bar=not quiet)
+    results: dict[str, Any] = {"model": args.model, "train": len(train), "test": len(test)}
+    print(f"protocol: frozen encoder, L2-normalised embeddings; train {len(train)} sequences (gallery), "
+          f"test {len(test)} (queries)")
+    for k in args.k:
+        acc = float(knn_accuracy(z_tr, train.labels, z_te, test.labels, k=k))
+        results[f"knn_top1_k{k}"] = acc
+        print(f"kNN top-1 (k={k}, cosine): {100 * acc:.2f} %")
+    if args.linear_probe:
+        acc = linear_probe(z_tr, train.labels, z_te, test.labels)
+        acc = float(acc["accuracy"] if isinstance(acc, dict) else getattr(acc, "accuracy", acc))
+        results["linear_probe_top1"] = acc
+        print(f"linear probe top-1: {100 * acc:.2f} %")
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
+    if model:
+        p.add_argument("--model", "-m", required=True,
+                       help="model folder or Hub repo id (see slimkit.hub.list_pretrained() for shipped ones)")
+    p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``slimkit`` command (all subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="slimkit",
+        description="Skeleton action embeddings (SLiM): pretrain an encoder, embed sequences, build and "
+                    "search a retrieval index, evaluate with kNN and a linear probe.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=_Formatter,
+    )
+    from slimkit import __version__
+
+    parser.add_argument("--version", action="version", version=f"slimkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "pretrain", help="self-supervised pretraining on unlabelled sequences", formatter_class=_Formatter,
+        description="Pretrain a SLiM encoder (masked feature modeling + global-local contrastive, no decoder). "
+                    "Checkpoints go to OUTPUT_DIR, and a run resumes from there when restarted; the final "
+                    "encoder is saved to OUTPUT_DIR/encoder.",
+        epilog="examples:\n"
+               "  slimkit pretrain train.npy --layout ntu25 --preset tiny -o runs/tiny --max-steps 50\n"
+               "  slimkit pretrain ntu60.pkl --split xsub_train --preset base -o runs/ntu60 --epochs 150\n"
+               "  torchrun --nproc-per-node 4 -m slimkit pretrain ntu60.pkl --split xsub_train -o runs/ddp\n")
+    p.add_argument("data", help="training data file or folder (labels are not used)")
+    p.add_argument("--output-dir", "-o", required=True, help="folder for checkpoints and the final encoder")
+    p.add_argument("--preset", choices=["tiny", "small", "base"], default="base",
+                   help="model size: base is MAMP's encoder size (use a GPU); small and tiny suit a CPU")
+    p.add_argument("--config", help="config.json to use instead of a preset")
+    p.add_argument("--resume-from", help="start from this pretrained encoder (folder or Hub id)")
+    p.add_argument("--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)")
+    p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
+    p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the trainer's)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--device", default=None, help="cpu, cuda ... (default: CUDA when available)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="auto: bf16 autocast on CUDA, fp32 on CPU")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser(
+        "embed", help="embed sequences into an (N, D) .npy file", formatter_class=_Formatter,
+        description="Embed every sequence of a data file with an encoder. Writes OUTPUT (.npy, float32 (N, D), "
+                    "L2-normalised) and OUTPUT with a .json suffix holding the ids (sequence names) and labels.",
+        epilog="examples:\n"
+               "  slimkit embed data/nw-ucla/all_sqe -m slimkit/slim-nwucla-small -o ucla.npy\n"
+               "  slimkit embed clips.npy --layout coco17 -m runs/x/encoder -o clips.npy.emb.npy\n"
+               "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n")
+    p.add_argument("data", help="data file or folder")
+    p.add_argument("--output", "-o", required=True, help="output .npy file")
+    p.add_argument("--split", help="named split of the data file, e.g. xsub_val")
+    p.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the embeddings")
+    _common(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser(
+        "index", help="build a saved retrieval index from embeddings", formatter_class=_Formatter,
+        description="Put embeddings (from 'slimkit embed') into a Retriever and save it. Ids and labels come "
+                    "from the embeddings' .json sidecar unless --ids / --labels give them.",
+        epilog="examples:\n"
+               "  slimkit index ucla.npy -o ucla.index\n"
+               "  slimkit index gallery.npy --labels gallery_labels.txt --index hnsw -o gallery.index\n")
+    p.add_argument("embeddings", help=".npy file of embeddings (N, D)")
+    p.add_argument("--output", "-o", required=True, help="where to save the index")
+    p.add_argument("--ids", help="ids, one per line (.txt) or a .npy vector")
+    p.add_argument("--labels", help="labels, one per line (.txt) or a .npy vector")
+    p.add_argument("--metric", default="cosine", choices=["cosine", "l2"],
+                   help="cosine similarity (higher is closer) or squared L2 distance (lower is closer)")
+    p.add_argument("--index", default="flat", choices=["flat", "ivf", "hnsw"],
+                   help="flat: exact; ivf / hnsw: approximate, for large galleries")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (GPU indexes need faiss-gpu)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "search", help="find the nearest neighbours of query sequences", formatter_class=_Formatter,
+        description="Search a saved index. Queries are embeddings (.npy from 'slimkit embed') or a data file "
+                    "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
+        epilog="examples:\n"
+               "  slimkit search ucla.index --queries ucla.npy --rows 0 1 2 -k 5\n"
+               "  slimkit search ucla.index --queries new_clips.npy --layout kinect20 -m slimkit/slim-nwucla-small\n"
+               "  slimkit search gallery.index --queries q.npy -k 10 -o hits.json --quiet\n")
+    p.add_argument("index", help="index saved by 'slimkit index'")
+    p.add_argument("--queries", required=True, help="query embeddings (.npy) or a data file (with --model)")
+    p.add_argument("-k", type=int, default=5, help="neighbours per query")
+    p.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based)")
+    p.add_argument("--output", "-o", help="write the results as JSON")
+    p.add_argument("--model", "-m", help="encoder for queries given as data")
+    p.add_argument("--layout", help="joint layout of query data when the file does not say")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default=None)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "evaluate", help="kNN retrieval accuracy and linear probe of an encoder", formatter_class=_Formatter,
+        description="Evaluate a frozen encoder on labelled data: kNN top-1 (cosine, train sequences as the "
+                    "gallery, test sequences as queries) and, with --linear-probe, a linear classifier on the "
+                    "embeddings. The protocol is printed with every number.",
+        epilog="examples:\n"
+               "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
+               "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
+               "  slimkit evaluate penn/labels --train-split train --test-split test -m runs/penn/encoder -k 1 5\n")
+    p.add_argument("train", help="labelled training data (the kNN gallery); also the test data with --test-split")
+    p.add_argument("--test", help="labelled test data (default: TRAIN with --test-split)")
+    p.add_argument("--train-split", help="named split of TRAIN, e.g. xsub_train")
+    p.add_argument("--test-split", help="named split of the test data, e.g. xsub_val")
+    p.add_argument("-k", type=int, nargs="+", default=[1], help="neighbour counts for kNN")
+    p.add_argument("--linear-probe", action="store_true", help="also train and test a linear probe")
+    p.add_argument("--output", "-o", help="write the results as JSON")
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``slimkit`` command line.
+
+    Args:
+        argv: Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 1 on a user error (printed as one line), 2 on a usage error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and usage errors (argparse already printed why)
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `slimkit search ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except USER_ERRORS as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, (KeyError,)) and msg.startswith("'"):
+            msg = msg.strip("'\"")
+        print(f"slimkit {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"slimkit {args.command}: interrupted", file=sys.stderr)
+        return 130
