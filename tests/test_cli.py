@@ -120,13 +120,14 @@ def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
 def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
     res = tmp_path / "r.json"
     rc, out, err = run(capsys, "evaluate", workdir / "set.pkl", "--train-split", "train", "--test-split", "test",
-                       "-m", workdir / "model", "-k", 1, 3, "--linear-probe", "-o", res, "-q")
+                       "-m", workdir / "model", "-k", 1, 3, "--linear-probe", "--probe-epochs", 2, "-o", res,
+                       "-q")
     assert rc == 0, err
     r = json.loads(res.read_text())
     assert r["train"] == 9 and r["test"] == 3
     for key in ("knn_top1_k1", "knn_top1_k3", "linear_probe_top1"):
         assert 0.0 <= r[key] <= 1.0
-    assert "kNN top-1 (k=1" in out
+    assert "kNN (k=1): top-1" in out and "linear probe: top-1" in out
 
 
 @pytest.mark.skipif(not _module("trainer"), reason="slimkit.trainer not written yet")
