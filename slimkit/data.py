@@ -4,16 +4,14 @@
 are ``(sequence, label)``: ``sequence`` is a float32 numpy array ``(M, T, V, C)`` (persons, frames, joints,
 channels), ``label`` an int (``-1`` when unknown). Supported formats and their readers:
 
-==========================================  ==============================  =====================
-format                                      reader                          layout
-==========================================  ==============================  =====================
-NTU RGB+D ``.skeleton`` (file or folder)    :func:`read_ntu_skeleton`       ``ntu25``
-CTR-GCN / MAMP ``.npz``                     :func:`read_npz`                ``ntu25`` (default)
-pyskl / mmaction2 annotation ``.pkl``       :func:`read_pyskl`              from V and C
-NW-UCLA ``.json`` (file or ``all_sqe/``)    :func:`read_nwucla`             ``kinect20``
-Penn Action ``.mat`` (file or ``labels/``)  :func:`read_penn_action`        ``penn13``
-plain ``.npy`` (file or folder)             :func:`read_npy`                from V and C
-==========================================  ==============================  =====================
+| format | reader | layout |
+|---|---|---|
+| NTU RGB+D `.skeleton` (file or folder) | `read_ntu_skeleton` | `ntu25` |
+| CTR-GCN / MAMP `.npz` | `read_npz` | `ntu25` (default) |
+| pyskl / mmaction2 annotation `.pkl` | `read_pyskl` | from V and C |
+| NW-UCLA `.json` (file or `all_sqe/`) | `read_nwucla` | `kinect20` |
+| Penn Action `.mat` (file or `labels/`) | `read_penn_action` | `penn13` |
+| plain `.npy` (file or folder) | `read_npy` | from V and C |
 
 One convention for every reader: **missing is NaN**. A joint is missing when the file says so (Penn Action
 visibility 0, a pyskl keypoint score ``<= min_score``) or when all of its coordinates are exactly 0 (the
@@ -27,6 +25,7 @@ load a pickle you downloaded from a source you do not trust.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -446,9 +445,8 @@ class SkeletonDataset(Dataset):
                     f"key: expected a split name, int indices or a bool mask, got {arr.dtype} {arr.shape}"
                 )
         idx = np.asarray(idx, dtype=np.int64)
-        out = object.__new__(SkeletonDataset)
-        out.layout, out.classes = self.layout, self.classes
-        out._source, out._index = self._source, self._index[idx]
+        out = copy.copy(self)
+        out._index = self._index[idx]
         out.labels = self.labels[idx]
         out.names = [self.names[i] for i in idx]
         out.meta = {
@@ -573,14 +571,18 @@ def _parse_ntu(path: Path) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], in
         n_bodies = num(pos)
         pos += 1
         for _ in range(n_bodies):
-            if pos >= len(lines):
-                raise ValueError(f"{where}: file ends inside a frame (line {pos + 1})")
+            if pos >= len(lines) or not lines[pos].split():
+                raise ValueError(
+                    f"{where}: line {pos + 1}: expected a body line, got the end of the file or a blank"
+                )
             body_id = lines[pos].split()[0]
             n_joints = num(pos + 1)
             if n_joints != 25:
                 raise ValueError(f"{where}: line {pos + 2}: expected 25 joints (Kinect v2), got {n_joints}")
             block = lines[pos + 2 : pos + 2 + n_joints]
             try:
+                if len(block) != n_joints:
+                    raise ValueError
                 vals = np.array(" ".join(block).split(), dtype=np.float64).reshape(n_joints, -1)
             except ValueError:
                 raise ValueError(
@@ -777,8 +779,19 @@ def _npz_member(path: Path, key: str) -> np.ndarray:
 
 
 class _NpzRows:
-    def __init__(self, x: np.ndarray, m: int, v: int, c: int) -> None:
-        self.x, self.m, self.v, self.c = x, m, v, c
+    def __init__(self, path: Path, key: str, m: int, v: int, c: int) -> None:
+        self.path, self.key, self.m, self.v, self.c = path, key, m, v, c
+        self._x: np.ndarray | None = None
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            self._x = _npz_member(self.path, self.key)
+        return self._x
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A memory map would be pickled with its whole content (DataLoader workers under "spawn"): reopen it.
+        return {**self.__dict__, "_x": None}
 
     def __call__(self, i: int) -> np.ndarray:
         row = np.array(self.x[i], dtype=np.float32)  # (T, M*V*C)
@@ -835,7 +848,9 @@ def read_npz(
                 raise ValueError(f"{p}: y_{s}: expected {n} labels (one-hot or ints), got shape {y.shape}")
         else:
             y = np.full(n, -1)
-        sources.append(_Lazy(n, _NpzRows(x, num_persons, lay.num_joints, channels)))
+        rows = _NpzRows(p, f"x_{s}", num_persons, lay.num_joints, channels)
+        rows._x = x
+        sources.append(_Lazy(n, rows))
         labels.append(y.astype(np.int64))
         names += [f"{s}_{i:05d}" for i in range(n)]
         split[s] = list(range(start, start + n))
@@ -1172,8 +1187,21 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
 # plain .npy
 # ---------------------------------------------------------------------------------------------------------
 class _NpyRows:
-    def __init__(self, source: Any) -> None:
-        self.source = source
+    def __init__(self, path: Path, input_format: str) -> None:
+        self.path, self.input_format = path, input_format
+        self._source: Any = None
+
+    @property
+    def source(self) -> Any:
+        if self._source is None:
+            from .preprocessing import SequenceSource
+
+            arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            self._source = SequenceSource(arr, self.input_format, name=str(self.path))
+        return self._source
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_source": None}  # reopen the memory map instead of pickling its content
 
     def __call__(self, i: int) -> np.ndarray:
         a = np.array(self.source.batch(i, i + 1)[0], dtype=np.float32)
@@ -1248,8 +1276,9 @@ def read_npy(
             raise ValueError(f"input_format: {input_format!r} does not fit an array of shape {arr.shape}")
         v, c = arr.shape[fmt.index("V")], arr.shape[fmt.index("C")]
     lay = _resolve_layout(layout, int(v), int(c), str(p))
-    src = SequenceSource(arr, input_format, name=str(p))
-    return SkeletonDataset(_Lazy(len(src), _NpyRows(src)), labels, None, lay)
+    rows = _NpyRows(p, input_format)
+    rows._source = SequenceSource(arr, input_format, name=str(p))
+    return SkeletonDataset(_Lazy(len(rows.source), rows), labels, None, lay)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -108,10 +108,11 @@ def test_ntu_folder_labels_splits_and_lazy_items(tmp_path, rng):
     assert len(sd.read_ntu_skeleton(tmp_path, ignore=["S018C001P003R002A001"])) == 1
 
 
-def test_ntu_truncated_file_names_the_file(tmp_path, rng):
+@pytest.mark.parametrize("keep_lines", [2, 3, 40])
+def test_ntu_truncated_file_names_the_file(tmp_path, rng, keep_lines):
     p = tmp_path / "S001C001P001R001A001.skeleton"
     write_skeleton(p, [[("1", j)] for j in person(rng, 5, 0.1)])
-    p.write_text("\n".join(p.read_text().splitlines()[:40]))
+    p.write_text("\n".join(p.read_text().splitlines()[:keep_lines]))
     with pytest.raises(ValueError, match="S001C001P001R001A001.skeleton"):
         sd.read_ntu_skeleton_file(p)
 
@@ -153,6 +154,9 @@ def test_ctrgcn_npz(tmp_path, rng, compressed):
             np.testing.assert_array_equal(x[1], s[:, 1])
     if not compressed:  # uncompressed npz members are memory-mapped, not read into RAM
         assert isinstance(ds._source.parts[0]._fn.x, np.memmap)
+        # pickling (DataLoader workers) reopens the map instead of copying the data
+        assert len(pickle.dumps(ds)) < 10_000
+        assert_same(pickle.loads(pickle.dumps(ds))[1][0], ds[1][0])
 
 
 def test_npz_wrong_width_and_keys(tmp_path):
@@ -336,6 +340,7 @@ def test_npy_formats(tmp_path, rng):
     assert len(ds) == 3 and ds.layout == "ntu25" and ds.labels.tolist() == [1, 2, 3]
     assert ds[0][0].shape == (2, 30, 25, 3) and ds[1][0].shape == (2, 40, 25, 3)
     assert np.isnan(ds[1][0][1]).all()
+    assert len(pickle.dumps(ds)) < 10_000  # the memory map is reopened, not pickled with its content
     np.save(tmp_path / "nctvm.npy", batch.transpose(0, 4, 2, 3, 1))  # 2s-AGCN / CTR-GCN data_joint.npy
     assert_same(load(tmp_path / "nctvm.npy", input_format="NCTVM")[2][0], ds[2][0])
     np.save(tmp_path / "h36m.npy", rng.normal(size=(50, 17, 3)))
