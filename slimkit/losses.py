@@ -1,0 +1,197 @@
+"""SLiM's two decoder-free losses, as plain modules on tensors (lightly-style).
+
+* :class:`MaskedFeatureLoss` (MFM): the student, fed a view with masked tokens, predicts through a light head
+  the EMA teacher's token features of the unmasked view. Targets are the teacher's features layer-normalised
+  without affine parameters (data2vec's recipe); only masked tokens of present persons count. No decoder,
+  no coordinate reconstruction.
+* :class:`GlobalLocalContrastiveLoss` (GLCL): InfoNCE between the student's pooled projections of every view
+  (global and local temporal crops) and the teacher's projections of the *other* global views of the same
+  sequence; the teacher projections of other sequences are the negatives, gathered from every process in a
+  distributed run.
+* :class:`SLiMLoss`: ``total = mfm_weight * MFM + glcl_weight * GLCL``.
+
+Both losses are means over samples of a per-sample loss, so averaging gradients over processes (DDP) gives
+the gradient of the loss on the whole global batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MaskedFeatureLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "gather_no_grad"]
+
+
+class MaskedFeatureLoss(nn.Module):
+    """Masked feature modeling loss on masked tokens only.
+
+    Per token: ``smooth_l1`` (Huber with ``beta``), ``mse`` or ``cosine`` (``1 - cos``) between the prediction
+    and the target layer-normalised over features; averaged over the masked tokens of the present persons of
+    each sample, then over samples.
+
+    Args:
+        kind: ``"smooth_l1"``, ``"mse"`` or ``"cosine"``.
+        beta: Huber threshold of ``smooth_l1``.
+        normalize_target: Layer-normalise targets (no affine) before comparing.
+    """
+
+    def __init__(self, kind: str = "smooth_l1", beta: float = 1.0, normalize_target: bool = True) -> None:
+        super().__init__()
+        if kind not in ("smooth_l1", "mse", "cosine"):
+            raise ValueError(f"kind: expected 'smooth_l1', 'mse' or 'cosine', got {kind!r}")
+        if not beta > 0:
+            raise ValueError(f"beta: expected > 0, got {beta!r}")
+        self.kind, self.beta, self.normalize_target = kind, float(beta), bool(normalize_target)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                present: torch.Tensor | None = None) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            pred: ``(N, M, L, D)`` student predictions.
+            target: ``(N, M, L, D)`` teacher token features (treated as constants).
+            mask: ``(N, L)`` or ``(N, M, L)`` bool, ``True`` at masked tokens.
+            present: Optional ``(N, M)`` bool, persons that exist; default all.
+
+        Returns:
+            Scalar float32 loss.
+        """
+        if pred.shape != target.shape or pred.ndim != 4:
+            raise ValueError(f"pred, target: expected equal (N, M, L, D) shapes, got {tuple(pred.shape)} and "
+                             f"{tuple(target.shape)}")
+        n, m, length, d = pred.shape
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask: expected a bool tensor, got {mask.dtype}")
+        if mask.ndim == 2:
+            mask = mask[:, None]
+        if mask.shape[0] != n or mask.shape[-1] != length or mask.shape[1] not in (1, m):
+            raise ValueError(f"mask: expected ({n}, {length}) or ({n}, {m}, {length}), got {tuple(mask.shape)}")
+        p = pred.float()
+        t = target.detach().float()
+        if self.normalize_target:
+            t = F.layer_norm(t, (d,), eps=1e-6)
+        if self.kind == "smooth_l1":
+            per_tok = F.smooth_l1_loss(p, t, reduction="none", beta=self.beta).mean(-1)
+        elif self.kind == "mse":
+            per_tok = (p - t).pow(2).mean(-1)
+        else:
+            per_tok = 1.0 - F.cosine_similarity(p, t, dim=-1, eps=1e-6)
+        w = mask.expand(n, m, length).float()
+        if present is not None:
+            w = w * present.reshape(n, m, 1).float()
+        # masked-out positions may hold anything (even inf); never let them reach the sum
+        per_tok = torch.where(w > 0, per_tok, torch.zeros((), device=per_tok.device))
+        count = w.sum((1, 2))
+        per_sample = (per_tok * w).sum((1, 2)) / count.clamp_min(1.0)
+        has = count > 0
+        if not bool(has.any()):
+            return per_sample.sum() * 0.0
+        return per_sample[has].mean()
+
+
+def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x (N, ...)`` from every process along dim 0 (rank order); ``x`` itself outside DDP.
+
+    Args:
+        x: Tensor with the same shape on every process.
+
+    Returns:
+        ``(world_size * N, ...)``, without gradient.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x.detach()
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.detach().contiguous())
+    return torch.cat(parts)
+
+
+class GlobalLocalContrastiveLoss(nn.Module):
+    """InfoNCE between student views and teacher global views.
+
+    ``queries[i]`` is the student's projection of view ``i``; the first ``len(keys)`` views are the global
+    views, in the order of ``keys``. For every pair ``(i, g)`` with ``i != g`` (all pairs if there are no
+    others), the positive of sample ``n`` is ``keys[g][n]`` and the negatives are ``keys[g]`` of every other
+    sample of the global batch (gathered over processes). Loss = mean over pairs of the cross-entropy of the
+    cosine logits divided by ``temperature``.
+
+    Args:
+        temperature: Softmax temperature.
+        gather: Gather keys from every process when ``torch.distributed`` is initialised.
+    """
+
+    def __init__(self, temperature: float = 0.1, gather: bool = True) -> None:
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature: expected > 0, got {temperature!r}")
+        self.temperature, self.gather = float(temperature), bool(gather)
+
+    def forward(self, queries: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            queries: Student projections, ``(N, P)`` each; global views first.
+            keys: Teacher projections of the global views, ``(N, P)`` each (treated as constants).
+
+        Returns:
+            Scalar float32 loss.
+        """
+        if not keys or len(queries) < len(keys):
+            raise ValueError(f"queries, keys: expected at least one key and as many queries as keys, got "
+                             f"{len(queries)} queries and {len(keys)} keys")
+        n = keys[0].shape[0]
+        for name, ts in (("queries", queries), ("keys", keys)):
+            for i, t in enumerate(ts):
+                if t.ndim != 2 or t.shape[0] != n:
+                    raise ValueError(f"{name}[{i}]: expected ({n}, P), got {tuple(t.shape)}")
+        offset = 0
+        if self.gather and dist.is_available() and dist.is_initialized():
+            offset = dist.get_rank() * n
+        ks = [F.normalize(gather_no_grad(k.float()) if self.gather else k.detach().float(), dim=-1) for k in keys]
+        qs = [F.normalize(q.float(), dim=-1) for q in queries]
+        pairs = [(i, g) for i in range(len(qs)) for g in range(len(ks)) if i != g]
+        if not pairs:
+            pairs = [(i, g) for i in range(len(qs)) for g in range(len(ks))]
+        labels = torch.arange(n, device=qs[0].device) + offset
+        losses = [F.cross_entropy(qs[i] @ ks[g].T / self.temperature, labels) for i, g in pairs]
+        return torch.stack(losses).mean()
+
+
+class SLiMLoss(nn.Module):
+    """``mfm_weight * MFM + glcl_weight * GLCL``.
+
+    Args:
+        mfm_weight: Weight of :class:`MaskedFeatureLoss`.
+        glcl_weight: Weight of :class:`GlobalLocalContrastiveLoss`.
+        temperature: GLCL temperature.
+        mfm_kind: MFM per-token loss kind.
+    """
+
+    def __init__(self, mfm_weight: float = 1.0, glcl_weight: float = 1.0, temperature: float = 0.1,
+                 mfm_kind: str = "smooth_l1") -> None:
+        super().__init__()
+        self.mfm_weight, self.glcl_weight = float(mfm_weight), float(glcl_weight)
+        self.mfm = MaskedFeatureLoss(mfm_kind)
+        self.glcl = GlobalLocalContrastiveLoss(temperature)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, present: torch.Tensor | None,
+                queries: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Compute both losses and their weighted sum.
+
+        Args:
+            pred: ``(N, M, L, D)`` MFM predictions.
+            target: ``(N, M, L, D)`` teacher token features.
+            mask: ``(N, L)`` or ``(N, M, L)`` bool mask.
+            present: ``(N, M)`` bool persons present, or ``None``.
+            queries: Student projections per view, ``(N', P)`` each, global views first.
+            keys: Teacher projections per global view, ``(N', P)`` each.
+
+        Returns:
+            ``(total, {"mfm": ..., "glcl": ...})``.
+        """
+        mfm = self.mfm(pred, target, mask, present)
+        glcl = self.glcl(queries, keys)
+        return self.mfm_weight * mfm + self.glcl_weight * glcl, {"mfm": mfm.detach(), "glcl": glcl.detach()}
