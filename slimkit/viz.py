@@ -413,7 +413,7 @@ def plot_retrieval_grid(
     # Lay the axes out in inches so that one data unit has the same size along x and y (undistorted bodies).
     unit = 1.15
     label_w, gap, margin = 1.75, 0.1, 0.08
-    head = 0.45 if title else margin
+    head = (0.45 if title else 0.15) + (0.2 if query_label is not None and labels is not None else 0.0)
     ax_w = unit * _STRIP_STEP * key_frames
     ax_h = unit * (_STRIP_Y[1] - _STRIP_Y[0])
     fig_w = label_w + ax_w + margin
@@ -439,6 +439,9 @@ def plot_retrieval_grid(
         ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=9, color=color, labelpad=8)
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.1 / fig_h, va="top")
+    if query_label is not None and labels is not None:
+        fig.text(0.5, 1 - (0.34 if title else 0.08) / fig_h, "green: same label as the query, red: another label", fontsize=8,
+                 color="#666666", ha="center", va="top")
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
