@@ -39,6 +39,8 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
         "python": platform.python_version(),
         "device": str(dev),
     }
+    if hasattr(os, "getloadavg"):  # other work on a shared machine skews timings: say how busy it was
+        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
         info["cuda"] = torch.version.cuda
