@@ -158,29 +158,34 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 
 # ---- subcommands -------------------------------------------------------------------------------------------
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from slimkit import SLiMConfig, SLiMEncoder, Trainer
+    from slimkit import SLiMConfig, Trainer
 
     ds = _load_data(args.data, args.layout, args.split)
+    eval_data = _load_data(args.data, args.layout, args.eval_split) if args.eval_split else None
     if args.resume_from:
-        config_or_encoder: Any = SLiMEncoder.from_pretrained(args.resume_from)
+        config_or_encoder: Any = args.resume_from
+    elif args.config:
+        config_or_encoder = SLiMConfig.from_json_file(args.config)
     else:
-        if args.config:
-            config = SLiMConfig.from_json_file(args.config)
-        else:
-            overrides: dict[str, Any] = {"layout": args.layout or ds.layout}
-            if args.in_channels:
-                overrides["in_channels"] = args.in_channels
-            config = getattr(SLiMConfig, args.preset)(**overrides)
-        config_or_encoder = config
+        overrides: dict[str, Any] = {"layout": args.layout or ds.layout}
+        if args.in_channels:
+            overrides["in_channels"] = args.in_channels
+        config_or_encoder = getattr(SLiMConfig, args.preset)(**overrides)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
-                   precision=args.precision, max_steps=args.max_steps, seed=args.seed)
-    # unset options keep the trainer's own defaults
+                   precision=args.precision, max_steps=args.max_steps, seed=args.seed, eval_data=eval_data,
+                   show_progress_bar=not args.quiet,
+                   data_description=f"{Path(args.data).name}" + (f" ({args.split})" if args.split else "")
+                   + f", {len(ds)} sequences")
+    # options left unset keep the trainer's defaults
     trainer = Trainer(config_or_encoder, ds, output_dir=args.output_dir,
                       **{k: v for k, v in options.items() if v is not None})
-    trainer.fit()
-    out = Path(args.output_dir) / "encoder"
-    trainer.encoder.save_pretrained(out)
-    print(f"saved the encoder to {out}  (load it with SLiMEncoder.from_pretrained({str(out)!r}))")
+    record = trainer.fit()
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
+        out = Path(args.output_dir) / "encoder"
+        trainer.encoder.save_pretrained(out)
+        loss = record.get("loss") if isinstance(record, dict) else None
+        print(f"done: step {trainer.global_step}" + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+              + f"; saved the encoder to {out} (SLiMEncoder.from_pretrained({str(out)!r}))")
     return 0
 
 
@@ -352,13 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
     p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the trainer's)")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (over all processes)")
+    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default: the trainer's, 5e-4)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: CUDA when available)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="auto: bf16 autocast on CUDA, fp32 on CPU")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser(
