@@ -553,21 +553,20 @@ def _parse_ntu(path: Path) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], in
     """Bodies ``(body_id, frame indices, joints (n, 25, 3))`` over the non-empty frames, and their count."""
     lines = path.read_text().splitlines()
     where = str(path)
-    frames: dict[str, list[int]] = {}
-    joints: dict[str, list[np.ndarray]] = {}
-    pos = 0
 
     def num(line_no: int) -> int:
         try:
             return int(lines[line_no].split()[0])
         except (IndexError, ValueError):
-            got = lines[line_no] if line_no < len(lines) else "end of file"
+            got = lines[line_no] if line_no < len(lines) else "the end of the file"
             raise ValueError(f"{where}: line {line_no + 1}: expected a count, got {got!r}") from None
 
-    n_frames = num(0)
-    pos = 1
-    t = 0
-    for _ in range(n_frames):
+    # Walk the structure first (counts and body lines), then parse all joint lines in one C call.
+    body_ids: list[str] = []
+    body_frames: list[int] = []
+    starts: list[int] = []
+    pos, t = 1, 0
+    for _ in range(num(0)):
         n_bodies = num(pos)
         pos += 1
         for _ in range(n_bodies):
@@ -575,28 +574,34 @@ def _parse_ntu(path: Path) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], in
                 raise ValueError(
                     f"{where}: line {pos + 1}: expected a body line, got the end of the file or a blank"
                 )
-            body_id = lines[pos].split()[0]
             n_joints = num(pos + 1)
             if n_joints != 25:
                 raise ValueError(f"{where}: line {pos + 2}: expected 25 joints (Kinect v2), got {n_joints}")
-            block = lines[pos + 2 : pos + 2 + n_joints]
-            try:
-                if len(block) != n_joints:
-                    raise ValueError
-                vals = np.array(" ".join(block).split(), dtype=np.float64).reshape(n_joints, -1)
-            except ValueError:
-                raise ValueError(
-                    f"{where}: lines {pos + 3}-{pos + 2 + n_joints}: expected {n_joints} joint lines of "
-                    "12 numbers (x y z depthX depthY colorX colorY orientation(4) trackingState)"
-                ) from None
-            if vals.shape[1] < 3:
-                raise ValueError(f"{where}: line {pos + 3}: expected at least x y z per joint")
-            frames.setdefault(body_id, []).append(t)
-            joints.setdefault(body_id, []).append(vals[:, :3])
+            if pos + 2 + n_joints > len(lines):
+                raise ValueError(f"{where}: the file ends inside the joints of the body on line {pos + 1}")
+            body_ids.append(lines[pos].split()[0])
+            body_frames.append(t)
+            starts.append(pos + 2)
             pos += 2 + n_joints
         if n_bodies:
             t += 1  # frames without any body are dropped, as in the CTR-GCN / pyskl preprocessing
-    bodies = [(b, np.array(frames[b]), np.stack(joints[b])) for b in frames]
+    if not starts:
+        return [], 0
+    joint_lines = [line for s in starts for line in lines[s : s + 25]]
+    try:
+        xyz = np.loadtxt(joint_lines, usecols=(0, 1, 2), dtype=np.float64, ndmin=2)
+    except ValueError as e:
+        raise ValueError(
+            f"{where}: expected joint lines of 12 numbers (x y z depthX depthY colorX colorY orientation(4) "
+            f"trackingState): {e}"
+        ) from None
+    xyz = xyz.reshape(len(starts), 25, 3)
+    ids = np.array(body_ids)
+    frames = np.array(body_frames)
+    bodies = []
+    for b in dict.fromkeys(body_ids):  # first-seen order
+        sel = ids == b
+        bodies.append((b, frames[sel], xyz[sel]))
     return bodies, t
 
 
