@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .layouts import Layout, convert_layout, get_layout
+from .layouts import Layout, conversion_matrix, convert_layout, get_layout
 
 __all__ = [
     "SkeletonDataset",
@@ -467,7 +467,7 @@ class SkeletonDataset(Dataset):
         tgt = get_layout(target).name
         if tgt == self.layout:
             return self
-        convert_layout(np.ones((1, get_layout(self.layout).num_joints, 2), np.float32), self.layout, tgt)
+        conversion_matrix(self.layout, tgt)  # raises now, not at the first item, when there is no conversion
         out = self.subset(np.arange(len(self)))
         out._source = _Mapped(self._source, _ToLayout(self.layout, tgt))
         out.layout = tgt
