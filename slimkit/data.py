@@ -76,87 +76,17 @@ NWUCLA_CLASSES = (
 """NW-UCLA class names in label order (action ids 1, 2, 3, 4, 5, 6, 8, 9, 11, 12)."""
 _NWUCLA_ACTION_IDS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 
-PENN_ACTION_CLASSES = tuple(
-    sorted(
-        (
-            "baseball_pitch",
-            "baseball_swing",
-            "bench_press",
-            "bowl",
-            "clean_and_jerk",
-            "golf_swing",
-            "jump_rope",
-            "jumping_jacks",
-            "pullup",
-            "pushup",
-            "situp",
-            "squat",
-            "strum_guitar",
-            "tennis_forehand",
-            "tennis_serve",
-        )
-    )
-)
+PENN_ACTION_CLASSES = tuple(sorted(
+    "baseball_pitch baseball_swing bench_press bowl clean_and_jerk golf_swing jump_rope jumping_jacks pullup "
+    "pushup situp squat strum_guitar tennis_forehand tennis_serve".split()
+))  # fmt: skip
 """Penn Action's 15 action names, sorted; a label is the index in this tuple."""
 
 # NTU RGB+D protocols (Shahroudy et al. 2016, Liu et al. 2019): training subjects, cameras and setups.
-_NTU_TRAIN_SUBJECTS = frozenset(
-    (
-        1,
-        2,
-        4,
-        5,
-        8,
-        9,
-        13,
-        14,
-        15,
-        16,
-        17,
-        18,
-        19,
-        25,
-        27,
-        28,
-        31,
-        34,
-        35,
-        38,
-        45,
-        46,
-        47,
-        49,
-        50,
-        52,
-        53,
-        54,
-        55,
-        56,
-        57,
-        58,
-        59,
-        70,
-        74,
-        78,
-        80,
-        81,
-        82,
-        83,
-        84,
-        85,
-        86,
-        89,
-        91,
-        92,
-        93,
-        94,
-        95,
-        97,
-        98,
-        100,
-        103,
-    )
-)
+_NTU_TRAIN_SUBJECTS = frozenset(int(s) for s in (
+    "1 2 4 5 8 9 13 14 15 16 17 18 19 25 27 28 31 34 35 38 45 46 47 49 50 52 53 54 55 56 57 58 59 70 74 78 "
+    "80 81 82 83 84 85 86 89 91 92 93 94 95 97 98 100 103"
+).split())  # fmt: skip
 _NTU_TRAIN_CAMERAS = frozenset((2, 3))
 _NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 # Body denoising thresholds of the NTU preprocessing used by SGN / CTR-GCN / MS-G3D.
@@ -319,8 +249,7 @@ class SkeletonDataset(Dataset):
         ):
             raise TypeError(
                 "sequences: expected a list of (T, V, C) / (M, T, V, C) arrays or a sequence-like object, "
-                "got "
-                f"{type(sequences).__name__}; split a batch array with list(array) or use read_npy"
+                f"got {type(sequences).__name__}; split a batch array with list(array) or use read_npy"
             )
         n = len(sequences)
         if n == 0:
@@ -350,7 +279,7 @@ class SkeletonDataset(Dataset):
             self.labels = np.full(n, -1, dtype=np.int64)
         else:
             lab = np.asarray(labels)
-            if lab.shape != (n,) or not (np.issubdtype(lab.dtype, np.integer) or lab.size == 0):
+            if lab.shape != (n,) or not np.issubdtype(lab.dtype, np.integer):
                 raise ValueError(
                     f"labels: expected {n} ints, got an array of shape {lab.shape} and dtype {lab.dtype}"
                 )
