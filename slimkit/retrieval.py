@@ -51,6 +51,7 @@ __all__ = ["Retriever", "SearchResult", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 _MAGIC = b"SLIMKIT-RETRIEVER\n"
 GPU_MAX_K = 2048  # faiss GPU k-selection limit (also for nprobe)
+_SMALL_BATCH = 20  # fewer queries than this search with one thread (faiss' own BLAS threshold)
 
 _INSTALL_HINT = (
     "slimkit.Retriever needs FAISS. Install one of:\n"
@@ -246,7 +247,9 @@ class Retriever:
         ef_construction: HNSW build-time beam width.
         ef_search: HNSW search beam width (higher = better recall, slower); at least ``k`` is used.
         num_threads: FAISS (OpenMP) threads for ``add`` and ``search``, set in the calling thread for the
-            duration of each call; ``None`` keeps FAISS's default (all cores, or ``OMP_NUM_THREADS``).
+            duration of each call; ``None`` keeps FAISS's default (all cores, or ``OMP_NUM_THREADS``), except
+            that searches of fewer than 20 queries use one thread (lower latency, and concurrent searches
+            from several Python threads then scale instead of contending).
         info: JSON-serialisable notes saved with the index (e.g. the encoder repo id and revision).
 
     Raises:
@@ -360,13 +363,18 @@ class Retriever:
         return faiss.IndexIDMap2(inner)
 
     @contextmanager
-    def _threads(self) -> Iterator[None]:
-        if self.num_threads is None:
+    def _threads(self, num_queries: int | None = None) -> Iterator[None]:
+        threads = self.num_threads
+        if threads is None and num_queries is not None and num_queries < _SMALL_BATCH:
+            # faiss runs small batches sequentially anyway, but IndexIDMap's id translation still opens an
+            # OpenMP region: on a busy machine its barrier cost 19 ms per single-query search (measured).
+            threads = 1
+        if threads is None:
             yield
             return
         faiss = _faiss()
         before = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(int(self.num_threads))
+        faiss.omp_set_num_threads(int(threads))
         try:
             yield
         finally:
@@ -648,7 +656,7 @@ class Retriever:
             probe = getattr(params, "nprobe", 0) if params is not None else 0
             use_gpu = (self._gpu_id is not None and self.index_type != "hnsw" and k <= GPU_MAX_K
                        and probe <= GPU_MAX_K)
-            with self._threads():
+            with self._threads(q.shape[0]):
                 if use_gpu:
                     with self._gpu_lock:
                         dist, keys = self._gpu(faiss).search(q, k, params=params)

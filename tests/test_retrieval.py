@@ -116,7 +116,7 @@ def test_ivf_recall_at_10(big):
 
 def test_hnsw_recall_at_10(big):
     x, q, gt = big
-    r = Retriever(64, index="hnsw", device="cpu", hnsw_m=32, ef_search=128)
+    r = Retriever(64, index="hnsw", device="cpu", hnsw_m=32, ef_construction=40, ef_search=128)
     r.add(x)
     assert recall_at_10(r.search(q, k=10).ids, gt) >= 0.9
     assert recall_at_10(r.search(q, k=10, ef_search=10).ids, gt) < recall_at_10(r.search(q, k=10).ids, gt)
