@@ -16,6 +16,7 @@ the origin, and zero padding in time or in persons does not change an embedding.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -247,9 +248,11 @@ def _view_align(a: np.ndarray, layout: Layout) -> np.ndarray:
     if layout.spine is None or layout.shoulders is None:
         return a
     p = a[0]
-    lo, hi = (np.nanmean(p[:, list(j)], axis=1) for j in layout.spine)
-    up = np.nanmean(hi - lo, axis=0)
-    across = np.nanmean(p[:, layout.shoulders[1]] - p[:, layout.shoulders[0]], axis=0)
+    with warnings.catch_warnings():  # frames where a spine joint is missing give NaN and are skipped
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = (np.nanmean(p[:, list(j)], axis=1) for j in layout.spine)
+        up = np.nanmean(hi - lo, axis=0)
+        across = np.nanmean(p[:, layout.shoulders[1]] - p[:, layout.shoulders[0]], axis=0)
     if not (np.isfinite(up).all() and np.isfinite(across).all()):
         return a
     y = up / (np.linalg.norm(up) + 1e-12)
