@@ -30,7 +30,9 @@ examples:
   slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
 
 Data files are read by slimkit.data.load: NTU .skeleton folders, CTR-GCN .npz, pyskl .pkl,
-NW-UCLA .json folders, Penn Action .mat folders and .npy arrays (N, M, T, V, C) or (N, T, V, C).
+NW-UCLA .json folders, Penn Action .mat folders, .npy batches (N, M, T, V, C) and folders of .npy
+clips (T, V, C) / (M, T, V, C). A 4-D .npy is one sequence (M, T, V, C): for a batch of one-person
+sequences (N, T, V, C) add --input-format NTVC.
 """
 
 
@@ -50,12 +52,18 @@ class UserError(Exception):
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------
-def _load_data(path: str, layout: str | None, split: str | None = None, name: str = "data") -> Any:
+def _load_data(path: str, layout: str | None, split: str | None = None, name: str = "data",
+               input_format: str | None = None) -> Any:
     """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
     from slimkit import data
 
     _check_exists(path, name)
-    ds = data.load(path, layout=layout)
+    extra = {}
+    if input_format:
+        if not str(path).endswith(".npy"):
+            raise ValueError(f"--input-format applies to .npy arrays only, not {path}")
+        extra["input_format"] = input_format
+    ds = data.load(path, layout=layout, **extra)
     if split:
         if split not in ds.split:
             known = sorted(ds.split) or "none (this data has no named splits)"
@@ -160,7 +168,7 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from slimkit import SLiMConfig, Trainer
 
-    ds = _load_data(args.data, args.layout, args.split)
+    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
     eval_data = _load_data(args.data, args.layout, args.eval_split) if args.eval_split else None
     if args.resume_from:
         config_or_encoder: Any = args.resume_from
@@ -195,7 +203,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if out.suffix != ".npy":
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
     encoder = _load_model(args.model)
-    ds = _fit_layout(_load_data(args.data, args.layout, args.split), encoder)
+    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
     emb = encoder.embed(ds, batch_size=args.batch_size, device=args.device, normalize=not args.no_normalize,
                         show_progress_bar=not args.quiet)
     _write_embeddings(out, emb, ds, {"model": args.model, "data": str(args.data), "split": args.split,
@@ -245,7 +253,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
-        ds = _fit_layout(_load_data(args.queries, args.layout, name="--queries"), encoder)
+        ds = _fit_layout(_load_data(args.queries, args.layout, name="--queries", input_format=args.input_format),
+                         encoder)
         q_ids = ds.names
         q = encoder.embed(ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet)
     if q.shape[1] != retriever.dim:
@@ -356,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)")
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
     p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
+    p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (over all processes)")
     p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default: the trainer's, 5e-4)")
@@ -374,12 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "L2-normalised) and OUTPUT with a .json suffix holding the ids (sequence names) and labels.",
         epilog="examples:\n"
                "  slimkit embed data/nw-ucla/all_sqe -m slimkit/slim-nwucla-small -o ucla.npy\n"
-               "  slimkit embed clips.npy --layout coco17 -m runs/x/encoder -o clips.npy.emb.npy\n"
+               "  slimkit embed poses.npy --input-format NTVC --layout coco17 -m runs/x/encoder -o poses_emb.npy\n"
                "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n")
     p.add_argument("data", help="data file or folder")
     p.add_argument("--output", "-o", required=True, help="output .npy file")
     p.add_argument("--split", help="named split of the data file, e.g. xsub_val")
     p.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the embeddings")
+    p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     _common(p)
     p.set_defaults(func=cmd_embed)
 
@@ -416,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write the results as JSON")
     p.add_argument("--model", "-m", help="encoder for queries given as data")
     p.add_argument("--layout", help="joint layout of query data when the file does not say")
+    p.add_argument("--input-format", help="axis order of a .npy array of queries, e.g. NTVC")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default=None)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given")
