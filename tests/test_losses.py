@@ -1,0 +1,181 @@
+"""SLiM losses against direct reference computations on tiny tensors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import random_walk
+from slimkit import SLiMConfig, SLiMEncoder
+from slimkit.heads import ProjectionHead
+from slimkit.losses import GlobalLocalContrastiveLoss, MaskedFeatureLoss, SLiMLoss
+from slimkit.trainer import SLiMPretrainModel
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _ref_mfm(pred, target, mask, present, kind):
+    """Loop over samples, persons and tokens; the obvious definition."""
+    n, m, length, d = pred.shape
+    per_sample = []
+    for i in range(n):
+        vals = []
+        for p in range(m):
+            if not present[i, p]:
+                continue
+            for t in range(length):
+                if not mask[i, t]:
+                    continue
+                tgt = target[i, p, t]
+                tgt = (tgt - tgt.mean()) / torch.sqrt(tgt.var(unbiased=False) + 1e-6)
+                diff = pred[i, p, t] - tgt
+                if kind == "mse":
+                    vals.append(float((diff ** 2).mean()))
+                elif kind == "cosine":
+                    vals.append(1 - float(torch.dot(pred[i, p, t], tgt) / (pred[i, p, t].norm() * tgt.norm())))
+                else:
+                    a = diff.abs()
+                    vals.append(float(torch.where(a < 1, 0.5 * a ** 2, a - 0.5).mean()))
+        if vals:
+            per_sample.append(sum(vals) / len(vals))
+    return sum(per_sample) / len(per_sample)
+
+
+@pytest.mark.parametrize("kind", ["smooth_l1", "mse", "cosine"])
+def test_mfm_matches_reference(kind):
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(3, 2, 5, 4, generator=g)
+    target = torch.randn(3, 2, 5, 4, generator=g) * 3 + 1
+    mask = torch.rand(3, 5, generator=g) < 0.5
+    mask[:, 0] = True
+    present = torch.tensor([[True, True], [True, False], [False, True]])
+    got = MaskedFeatureLoss(kind)(pred, target, mask, present)
+    assert got.dtype == torch.float32
+    assert math.isclose(float(got), _ref_mfm(pred, target, mask, present, kind), rel_tol=1e-5)
+
+
+def test_mfm_only_masked_positions_of_present_persons_count():
+    g = torch.Generator().manual_seed(1)
+    pred = torch.randn(2, 2, 6, 8, generator=g, requires_grad=True)
+    target = torch.randn(2, 2, 6, 8, generator=g)
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[0, [1, 4]] = True
+    mask[1, [0]] = True
+    present = torch.tensor([[True, False], [True, True]])
+    loss_fn = MaskedFeatureLoss()
+    loss = loss_fn(pred, target, mask, present)
+    loss.backward()
+    reached = pred.grad.abs().sum(-1) > 0  # (N, M, L)
+    expected = mask[:, None, :] & present[:, :, None]
+    assert torch.equal(reached, expected)
+    # perturbing targets (even to inf) where unmasked or absent changes nothing; where masked, it does
+    t2 = target.clone()
+    t2[~expected] = float("inf")
+    assert torch.equal(loss_fn(pred, t2, mask, present), loss)
+    t3 = target.clone()
+    t3[0, 0, 4] += torch.arange(8.0)  # a constant shift would vanish in the target's layer norm
+    assert not torch.equal(loss_fn(pred, t3, mask, present), loss)
+
+
+def test_mfm_rejects_bad_inputs():
+    x = torch.zeros(2, 1, 4, 3)
+    with pytest.raises(TypeError, match="mask"):
+        MaskedFeatureLoss()(x, x, torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="mask"):
+        MaskedFeatureLoss()(x, x, torch.zeros(2, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="kind"):
+        MaskedFeatureLoss("l3")
+
+
+def _ref_glcl(queries, keys, tau):
+    total, pairs = 0.0, 0
+    for i, q in enumerate(queries):
+        for g, k in enumerate(keys):
+            if i == g:
+                continue
+            for n in range(q.shape[0]):
+                sims = [float(F.cosine_similarity(q[n], k[j], dim=0)) / tau for j in range(k.shape[0])]
+                lse = math.log(sum(math.exp(s) for s in sims))
+                total += (lse - sims[n]) / q.shape[0]
+            pairs += 1
+    return total / pairs
+
+
+def test_glcl_matches_reference_and_skips_same_view_pairs():
+    g = torch.Generator().manual_seed(2)
+    keys = [torch.randn(4, 3, generator=g) for _ in range(2)]
+    queries = [torch.randn(4, 3, generator=g) for _ in range(5)]  # 2 global + 3 local views
+    got = GlobalLocalContrastiveLoss(0.2)(queries, keys)
+    assert math.isclose(float(got), _ref_glcl(queries, keys, 0.2), rel_tol=1e-5)
+    # the student's view 0 against the teacher's view 0 is not a pair: making them equal changes nothing
+    q2 = [keys[0].clone()] + queries[1:]
+    q2_ref = _ref_glcl(q2, keys, 0.2)
+    assert math.isclose(float(GlobalLocalContrastiveLoss(0.2)(q2, keys)), q2_ref, rel_tol=1e-5)
+
+
+def test_glcl_single_view_uses_same_view_pair_and_positive_lowers_loss():
+    g = torch.Generator().manual_seed(3)
+    k = torch.randn(6, 8, generator=g)
+    far = GlobalLocalContrastiveLoss(0.1)([torch.randn(6, 8, generator=g)], [k])
+    near = GlobalLocalContrastiveLoss(0.1)([k + 0.01 * torch.randn(6, 8, generator=g)], [k])
+    assert float(near) < 0.05 < float(far)
+    with pytest.raises(ValueError, match="queries"):
+        GlobalLocalContrastiveLoss()([], [k])
+
+
+def test_glcl_gradient_reaches_queries_not_keys():
+    g = torch.Generator().manual_seed(4)
+    k = torch.randn(3, 4, generator=g, requires_grad=True)
+    q = torch.randn(3, 4, generator=g, requires_grad=True)
+    GlobalLocalContrastiveLoss()([q, q * 2], [k]).backward()
+    assert q.grad is not None and q.grad.abs().sum() > 0 and k.grad is None
+
+
+def test_slim_loss_is_weighted_sum():
+    g = torch.Generator().manual_seed(5)
+    pred, target = torch.randn(2, 1, 4, 6, generator=g), torch.randn(2, 1, 4, 6, generator=g)
+    mask = torch.tensor([[True, False, True, False], [False, True, False, False]])
+    q, k = [torch.randn(2, 3, generator=g) for _ in range(3)], [torch.randn(2, 3, generator=g) for _ in range(2)]
+    total, parts = SLiMLoss(0.7, 0.3, 0.1)(pred, target, mask, None, q, k)
+    assert math.isclose(float(total), 0.7 * float(parts["mfm"]) + 0.3 * float(parts["glcl"]), rel_tol=1e-6)
+    assert math.isclose(float(parts["mfm"]), float(MaskedFeatureLoss()(pred, target, mask)), rel_tol=1e-6)
+
+
+def test_projection_head_shapes_and_validation():
+    h = ProjectionHead(8, 16, 4)
+    assert h(torch.zeros(2, 3, 8)).shape == (2, 3, 4)
+    with pytest.raises(ValueError, match="hidden_dim"):
+        ProjectionHead(8, 0, 4)
+
+
+def test_pretrain_model_mfm_ignores_teacher_at_visible_tokens():
+    """End to end through the student: teacher features at unmasked tokens never reach the loss."""
+    torch.manual_seed(0)
+    enc = SLiMEncoder(SLiMConfig.tiny(num_global_views=2, num_local_views=1, glcl_weight=0.0))
+    model = SLiMPretrainModel(enc)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(np.stack([random_walk(rng, 32, 25, m=2) for _ in range(4)]))
+    x[1, 1] = float("nan")
+    p, g = enc.token_grid()
+    mask = torch.rand(4, p * g, generator=torch.Generator().manual_seed(0)) < 0.5
+    with torch.no_grad():
+        t_tokens = enc(x)
+        keys = list(torch.randn(4, enc.config.proj_dim).chunk(2))
+    local = x[:, :, :16]
+    loss, parts = model(x, mask, local, t_tokens, keys)
+    changed = t_tokens.clone()
+    changed[~mask[:, None, :].expand_as(changed[..., 0])] = 123.0
+    loss2, parts2 = model(x, mask, local, changed, keys)
+    assert torch.equal(parts["mfm"], parts2["mfm"])
+    changed[mask[:, None, :].expand_as(changed[..., 0])] *= torch.linspace(0.5, 2.0, changed.shape[-1])
+    _, parts3 = model(x, mask, local, changed, keys)
+    assert not torch.equal(parts["mfm"], parts3["mfm"])
+    assert math.isclose(float(loss.detach()), float(parts["mfm"]), rel_tol=1e-6)  # glcl_weight = 0
