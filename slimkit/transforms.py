@@ -120,7 +120,7 @@ class PerSampleGenerator:
         per_row = math.prod(shape[1:])
         h = _mix32(base ^ (self.calls & _M32))[:, None]
         elem = torch.arange(per_row, device=device, dtype=torch.long)[None]
-        h = _mix32(_mix32(h ^ elem) + 0x2545F491 & _M32)
+        h = _mix32(h ^ elem)
         u = ((h >> 8).to(torch.float32) + 0.5) / float(1 << 24)
         return u.view(shape)
 
@@ -142,8 +142,10 @@ def _uniform(generator: Generator, shape: Sequence[int], device: torch.device) -
 def _normal(generator: Generator, shape: Sequence[int], device: torch.device) -> torch.Tensor:
     """Standard normal numbers via Box-Muller, so that :class:`PerSampleGenerator` supports them too."""
     shape = tuple(shape)
-    u = _uniform(generator, (shape[0], 2) + shape[1:], device)
-    return torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
+    per_row = math.prod(shape[1:])
+    u = _uniform(generator, (shape[0], 2, (per_row + 1) // 2), device)
+    r, a = torch.sqrt(-2.0 * torch.log(u[:, 0])), 2.0 * math.pi * u[:, 1]
+    return torch.cat([r * torch.cos(a), r * torch.sin(a)], 1)[:, :per_row].reshape(shape)
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
