@@ -210,7 +210,8 @@ class MAEPretrainer(nn.Module):
         """
         b = xb.shape[0]
         n_tok, n_mask = self.num_tokens, self.num_tokens - self.num_visible
-        u = torch.rand(b, n_tok, generator=generator, device=xb.device)
+        gen_device = generator.device if generator is not None else xb.device
+        u = torch.rand(b, n_tok, generator=generator, device=gen_device).to(xb.device)
         if self.config.masking == "motion":
             x0 = torch.nan_to_num(xb.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
             mot = (x0[:, 1:] - x0[:, :-1]).abs()
