@@ -23,9 +23,9 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, KeyError, 
 
 _MAIN_EPILOG = """\
 examples:
-  slimkit embed data/nw-ucla/all_sqe --model slimkit/slim-nwucla-small -o ucla.npy
-  slimkit index ucla.npy -o ucla.index
-  slimkit search ucla.index --queries ucla.npy --rows 0 5 9 -k 5
+  slimkit embed data/nw-ucla/all_sqe --model runs/ucla/encoder -o ucla.npy
+  slimkit index ucla.npy -o ucla.slimidx
+  slimkit search ucla.slimidx --queries ucla.npy --rows 0 5 9 -k 5
   slimkit evaluate data/ntu60_xsub.pkl --model runs/x/encoder --train-split xsub_train --test-split xsub_val
   slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
 
@@ -366,14 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
     p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=100, help="passes over the data (the schedule's horizon)")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (over all processes)")
     p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default: the trainer's, 5e-4)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: CUDA when available)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="auto: bf16 autocast on CUDA, fp32 on CPU")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order, views and masks")
     p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_pretrain)
@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed every sequence of a data file with an encoder. Writes OUTPUT (.npy, float32 (N, D), "
                     "L2-normalised) and OUTPUT with a .json suffix holding the ids (sequence names) and labels.",
         epilog="examples:\n"
-               "  slimkit embed data/nw-ucla/all_sqe -m slimkit/slim-nwucla-small -o ucla.npy\n"
+               "  slimkit embed data/nw-ucla/all_sqe -m runs/ucla/encoder -o ucla.npy\n"
                "  slimkit embed poses.npy --input-format NTVC --layout coco17 -m runs/x/encoder -o poses_emb.npy\n"
                "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n")
     p.add_argument("data", help="data file or folder")
@@ -399,10 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Put embeddings (from 'slimkit embed') into a Retriever and save it. Ids and labels come "
                     "from the embeddings' .json sidecar unless --ids / --labels give them.",
         epilog="examples:\n"
-               "  slimkit index ucla.npy -o ucla.index\n"
-               "  slimkit index gallery.npy --labels gallery_labels.txt --index hnsw -o gallery.index\n")
+               "  slimkit index ucla.npy -o ucla.slimidx\n"
+               "  slimkit index gallery.npy --labels gallery_labels.txt --index hnsw -o gallery.slimidx\n")
     p.add_argument("embeddings", help=".npy file of embeddings (N, D)")
-    p.add_argument("--output", "-o", required=True, help="where to save the index")
+    p.add_argument("--output", "-o", required=True, help="index file to write (e.g. gallery.slimidx)")
     p.add_argument("--ids", help="ids, one per line (.txt) or a .npy vector")
     p.add_argument("--labels", help="labels, one per line (.txt) or a .npy vector")
     p.add_argument("--metric", default="cosine", choices=["cosine", "l2"],
@@ -417,9 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search a saved index. Queries are embeddings (.npy from 'slimkit embed') or a data file "
                     "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
         epilog="examples:\n"
-               "  slimkit search ucla.index --queries ucla.npy --rows 0 1 2 -k 5\n"
-               "  slimkit search ucla.index --queries new_clips.npy --layout kinect20 -m slimkit/slim-nwucla-small\n"
-               "  slimkit search gallery.index --queries q.npy -k 10 -o hits.json --quiet\n")
+               "  slimkit search ucla.slimidx --queries ucla.npy --rows 0 1 2 -k 5\n"
+               "  slimkit search ucla.slimidx --queries new_clips/ --layout kinect20 -m runs/ucla/encoder\n"
+               "  slimkit search gallery.slimidx --queries q.npy -k 10 -o hits.json --quiet\n")
     p.add_argument("index", help="index saved by 'slimkit index'")
     p.add_argument("--queries", required=True, help="query embeddings (.npy) or a data file (with --model)")
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
@@ -428,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", help="encoder for queries given as data")
     p.add_argument("--layout", help="joint layout of query data when the file does not say")
     p.add_argument("--input-format", help="axis order of a .npy array of queries, e.g. NTVC")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default=None)
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument("--device", default=None, help="torch device for --model (default: CUDA when available)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given")
     p.set_defaults(func=cmd_search)
 
@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="labelled test data (default: TRAIN with --test-split)")
     p.add_argument("--train-split", help="named split of TRAIN, e.g. xsub_train")
     p.add_argument("--test-split", help="named split of the test data, e.g. xsub_val")
-    p.add_argument("-k", type=int, nargs="+", default=[1], help="neighbour counts for kNN")
+    p.add_argument("-k", type=int, nargs="+", default=[1], metavar="K", help="neighbour counts for kNN (default: 1)")
     p.add_argument("--linear-probe", action="store_true",
                    help="also train and test a linear probe (MAMP's recipe: costs one encoder pass per epoch)")
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")

@@ -202,6 +202,7 @@ def plot_skeleton(
             ax.set_xlim(mid[0] - half, mid[0] + half)
             ax.set_ylim(mid[1] - half, mid[1] + half)
             ax.set_zlim(mid[2] - half, mid[2] + half)
+            ax.set_box_aspect((1, 1, 1))
         return ax
 
     from matplotlib.collections import LineCollection
