@@ -27,18 +27,24 @@ def write_demo_clips(folder: Path, layout: str = "ntu25", count: int = 12, seed:
     for i in range(count):
         t = int(rng.integers(20, 80))
         persons = 2 if i % 4 == 0 else 1
-        clip = rng.normal(size=(persons, 1, v, 3)) * 0.3 + rng.normal(scale=0.02, size=(persons, t, v, 3)).cumsum(1)
+        clip = rng.normal(size=(persons, 1, v, 3)) * 0.3 + rng.normal(
+            scale=0.02, size=(persons, t, v, 3)
+        ).cumsum(1)
         if i % 3 == 0:
             clip[:, :, 5] = 0.0  # a joint the sensor lost: all-zero means missing
         np.save(folder / f"clip_{i:03d}.npy", clip.astype(np.float32))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=Path, help="folder of .npy clips (default: write demo clips)")
     parser.add_argument("--layout", default="ntu25", help="joint layout of the clips")
     parser.add_argument("--model", help="model folder or Hub id (default: a random tiny encoder)")
-    parser.add_argument("--out", type=Path, default=Path("search_demo"), help="folder for embeddings and index")
+    parser.add_argument(
+        "--out", type=Path, default=Path("search_demo"), help="folder for embeddings and index"
+    )
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)
 
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     query = np.load(clips / f"{data.names[0]}.npy")
     hits = service.search(encoder.embed(query), k=args.k)
     print(f"{len(service)} clips indexed in {args.out / 'clips.slimidx'}; nearest to {data.names[0]}:")
-    for rank, (clip_id, score) in enumerate(zip(hits.ids[0], hits.scores[0]), 1):
+    for rank, (clip_id, score) in enumerate(zip(hits.ids[0], hits.scores[0], strict=True), 1):
         print(f"  {rank}. {clip_id}  cosine {score:.3f}")
 
 

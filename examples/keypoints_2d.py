@@ -30,11 +30,24 @@ def write_openpose_json(folder: Path, frames: int = 48, width: int = 1280, heigh
     """Per-frame OpenPose JSON of a person raising the right arm, then waving, with a few lost joints."""
     # standing pose in pixels (y down), openpose18 joint order
     pose = {
-        "nose": (640, 200), "neck": (640, 260), "r_shoulder": (590, 262), "r_elbow": (570, 340),
-        "r_wrist": (565, 410), "l_shoulder": (690, 262), "l_elbow": (710, 340), "l_wrist": (715, 410),
-        "r_hip": (610, 420), "r_knee": (608, 530), "r_ankle": (606, 640), "l_hip": (670, 420),
-        "l_knee": (672, 530), "l_ankle": (674, 640), "r_eye": (630, 190), "l_eye": (650, 190),
-        "r_ear": (620, 196), "l_ear": (660, 196),
+        "nose": (640, 200),
+        "neck": (640, 260),
+        "r_shoulder": (590, 262),
+        "r_elbow": (570, 340),
+        "r_wrist": (565, 410),
+        "l_shoulder": (690, 262),
+        "l_elbow": (710, 340),
+        "l_wrist": (715, 410),
+        "r_hip": (610, 420),
+        "r_knee": (608, 530),
+        "r_ankle": (606, 640),
+        "l_hip": (670, 420),
+        "l_knee": (672, 530),
+        "l_ankle": (674, 640),
+        "r_eye": (630, 190),
+        "l_eye": (650, 190),
+        "r_ear": (620, 196),
+        "l_ear": (660, 196),
     }
     base = np.array([pose[j] for j in OPENPOSE.joints], dtype=np.float64)
     rng = np.random.default_rng(0)
@@ -79,7 +92,9 @@ def load_2d_encoder() -> SLiMEncoder:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json-dir", type=Path, help="OpenPose JSON folder (default: write a demo)")
     parser.add_argument("--out", type=Path, default=Path("keypoints_demo"))
     parser.add_argument("--window", type=int, default=32, help="frames per sliding window")
@@ -104,15 +119,19 @@ def main(argv: list[str] | None = None) -> None:
     # Long videos: embed overlapping windows, one embedding per window.
     t = coco.shape[1]
     starts = range(0, max(t - args.window, 0) + 1, args.window // 2)
-    windows = [coco[:, s:s + args.window] for s in starts]
+    windows = [coco[:, s : s + args.window] for s in starts]
     zw = encoder.embed(windows)
-    print(f"{len(windows)} windows of {args.window} frames: embeddings {zw.shape}; cosine between the "
-          f"first two: {float(zw[0] @ zw[1]) if len(zw) > 1 else 1.0:.3f}")
+    print(
+        f"{len(windows)} windows of {args.window} frames: embeddings {zw.shape}; cosine between the "
+        f"first two: {float(zw[0] @ zw[1]) if len(zw) > 1 else 1.0:.3f}"
+    )
 
     if not args.no_gif:
         from slimkit import viz
 
-        gif = viz.animate(coco[..., :2], "coco17", args.out / "keypoints.gif", fps=12, title="OpenPose -> COCO-17")
+        gif = viz.animate(
+            coco[..., :2], "coco17", args.out / "keypoints.gif", fps=12, title="OpenPose -> COCO-17"
+        )
         print(f"wrote {gif}")
 
 

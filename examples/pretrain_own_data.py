@@ -33,7 +33,9 @@ def generated_data(path: Path, layout: str = "ntu25", n: int = 64, t: int = 48, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, help="training data (default: generate some)")
     parser.add_argument("--layout", default="ntu25", help="joint layout of the data")
     parser.add_argument("--input-format", default="auto", help="axis order of a .npy, e.g. NTVC")
@@ -63,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     trainer.encoder.save_pretrained(args.out / "encoder")
     encoder = SLiMEncoder.from_pretrained(args.out / "encoder")
     z = encoder.embed(data)
-    print(f"saved {args.out / 'encoder'}; embeddings {z.shape}, mean cosine to the first: {float((z @ z[0]).mean()):.3f}")
+    print(
+        f"saved {args.out / 'encoder'}; embeddings {z.shape}, "
+        f"mean cosine to the first: {float((z @ z[0]).mean()):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ def load_encoder(layout: str) -> SLiMEncoder:
     shipped.sort(key=lambda enc: enc.config.layout != layout)
     if shipped:
         encoder = shipped[0]
-        print(f"encoder: {list_pretrained()[0] if len(shipped) == 1 else 'shipped'} (pretrained, "
-              f"{encoder.config.layout}, {encoder.embed_dim}-d)")
+        print(
+            f"encoder: {list_pretrained()[0] if len(shipped) == 1 else 'shipped'} (pretrained, "
+            f"{encoder.config.layout}, {encoder.embed_dim}-d)"
+        )
         return encoder
     warnings.warn(
         f"no pretrained {layout} encoder ships with this slimkit install; using a RANDOMLY INITIALISED tiny "
@@ -59,13 +61,31 @@ def synthetic_dataset(per_class: int = 8, seed: int = 0) -> slimkit.SkeletonData
     """Kinect-v1 (kinect20) stick figures doing four simple actions, with camera-style views 1-3."""
     rng = np.random.default_rng(seed)
     # a standing pose, metres, y up (Kinect camera frame)
-    rest = np.array([
-        [0, 0, 0], [0, .25, 0], [0, .5, 0], [0, .7, 0],                      # hip centre, spine, neck, head
-        [-.18, .45, 0], [-.22, .2, 0], [-.24, -.02, 0], [-.25, -.08, 0],     # left arm
-        [.18, .45, 0], [.22, .2, 0], [.24, -.02, 0], [.25, -.08, 0],         # right arm
-        [-.1, -.05, 0], [-.1, -.45, 0], [-.1, -.85, 0], [-.1, -.9, .08],     # left leg
-        [.1, -.05, 0], [.1, -.45, 0], [.1, -.85, 0], [.1, -.9, .08],         # right leg
-    ], dtype=np.float64)
+    rest = np.array(
+        [
+            [0, 0, 0],
+            [0, 0.25, 0],
+            [0, 0.5, 0],
+            [0, 0.7, 0],  # hip centre, spine, neck, head
+            [-0.18, 0.45, 0],
+            [-0.22, 0.2, 0],
+            [-0.24, -0.02, 0],
+            [-0.25, -0.08, 0],  # left arm
+            [0.18, 0.45, 0],
+            [0.22, 0.2, 0],
+            [0.24, -0.02, 0],
+            [0.25, -0.08, 0],  # right arm
+            [-0.1, -0.05, 0],
+            [-0.1, -0.45, 0],
+            [-0.1, -0.85, 0],
+            [-0.1, -0.9, 0.08],  # left leg
+            [0.1, -0.05, 0],
+            [0.1, -0.45, 0],
+            [0.1, -0.85, 0],
+            [0.1, -0.9, 0.08],  # right leg
+        ],
+        dtype=np.float64,
+    )
     classes = ["raise left arm", "raise right arm", "squat", "jump"]
     seqs, labels, names, views = [], [], [], []
     for label in range(len(classes)):
@@ -115,7 +135,9 @@ def load_data(folder: Path, limit: int | None) -> slimkit.SkeletonDataset:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NW-UCLA all_sqe folder")
     parser.add_argument("--out", type=Path, default=Path("quickstart_out"), help="folder for the pictures")
     parser.add_argument("--limit", type=int, default=None, help="use at most this many sequences")
@@ -142,13 +164,15 @@ def main(argv: list[str] | None = None) -> None:
     names = ds.classes or [str(c) for c in range(ds.num_classes)]
     for q in np.linspace(0, len(queries) - 1, args.queries).round().astype(int):
         print(f"\nquery {queries.names[q]} ({names[queries.labels[q]]}):")
-        for rank, (i, s, lab) in enumerate(zip(hits.ids[q], hits.scores[q], hits.labels[q]), 1):
+        for rank, (i, s, lab) in enumerate(zip(hits.ids[q], hits.scores[q], hits.labels[q], strict=True), 1):
             mark = "ok" if lab == queries.labels[q] else "  "
             print(f"  {rank}. {mark} {i:<24} {names[lab]:<24} cosine {s:.3f}")
     top1 = float(np.mean(hits.labels[:, 0] == queries.labels))
     chance = float(np.max(np.bincount(queries.labels)) / len(queries))
-    print(f"\nkNN top-1 (k=1), {len(queries)} queries from camera 3 against {len(gallery)} from cameras 1-2: "
-          f"{100 * top1:.1f} % (majority class: {100 * chance:.1f} %)")
+    print(
+        f"\nkNN top-1 (k=1), {len(queries)} queries from camera 3 against {len(gallery)} from cameras 1-2: "
+        f"{100 * top1:.1f} % (majority class: {100 * chance:.1f} %)"
+    )
 
     # 3. a picture of one query and what it retrieved
     from slimkit import viz
@@ -158,8 +182,14 @@ def main(argv: list[str] | None = None) -> None:
     top = [gallery[pos[i]][0] for i in hits.ids[q]]
     path = args.out / "retrieval_grid.png"
     viz.plot_retrieval_grid(
-        queries[q][0], top, ds.layout, labels=list(hits.labels[q]), scores=list(hits.scores[q]),
-        query_label=int(queries.labels[q]), class_names=names, path=path,
+        queries[q][0],
+        top,
+        ds.layout,
+        labels=list(hits.labels[q]),
+        scores=list(hits.scores[q]),
+        query_label=int(queries.labels[q]),
+        class_names=names,
+        path=path,
         title=f"query {queries.names[q]} and its top {args.k} (cosine)",
     )
     print(f"wrote {path}  ({time.perf_counter() - start:.1f} s)")

@@ -41,8 +41,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text \
-                and action.option_strings and not text.endswith(")"):
+        if (
+            action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+            and action.option_strings
+            and not text.endswith(")")
+        ):
             text += " (default: %(default)s)"
         return text
 
@@ -52,8 +56,13 @@ class UserError(Exception):
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------
-def _load_data(path: str, layout: str | None, split: str | None = None, name: str = "data",
-               input_format: str | None = None) -> Any:
+def _load_data(
+    path: str,
+    layout: str | None,
+    split: str | None = None,
+    name: str = "data",
+    input_format: str | None = None,
+) -> Any:
     """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
     from slimkit import data
 
@@ -91,7 +100,9 @@ def _fit_layout(ds: Any, encoder: Any) -> Any:
     try:
         out = ds.to_layout(target)
     except ValueError as e:
-        raise ValueError(f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e}") from None
+        raise ValueError(
+            f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e}"
+        ) from None
     print(f"converting joints from layout {ds.layout!r} to the model's {target!r}", file=sys.stderr)
     return out
 
@@ -113,8 +124,14 @@ def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> No
 
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, emb)
-    info = {**meta, "shape": list(emb.shape), "layout": ds.layout, "ids": _plain(ds.names),
-            "labels": _plain(ds.labels), "classes": ds.classes}
+    info = {
+        **meta,
+        "shape": list(emb.shape),
+        "layout": ds.layout,
+        "ids": _plain(ds.names),
+        "labels": _plain(ds.labels),
+        "classes": ds.classes,
+    }
     _sidecar(path).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
@@ -126,15 +143,18 @@ def _read_embeddings(path: str, name: str = "embeddings") -> tuple[Any, dict[str
     if not p.is_file():
         raise FileNotFoundError(f"{name}: {path}: no such file")
     if p.suffix != ".npy":
-        raise ValueError(f"{name}: expected a .npy file of embeddings (N, D) as written by 'slimkit embed', "
-                         f"got {path}")
+        raise ValueError(
+            f"{name}: expected a .npy file of embeddings (N, D) as written by 'slimkit embed', got {path}"
+        )
     try:
         emb = np.load(p, allow_pickle=False)
     except ValueError as e:
         raise ValueError(f"{name}: {path} is not a plain numeric .npy file ({e})") from None
     if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.floating):
-        raise ValueError(f"{name}: expected a float array of shape (N, D) in {path}, got {emb.dtype} "
-                         f"{emb.shape}; embed skeleton data first with 'slimkit embed'")
+        raise ValueError(
+            f"{name}: expected a float array of shape (N, D) in {path}, got {emb.dtype} "
+            f"{emb.shape}; embed skeleton data first with 'slimkit embed'"
+        )
     side = _sidecar(p)
     info = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
     if info.get("shape") and info["shape"][0] != len(emb):
@@ -179,21 +199,37 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         if args.in_channels:
             overrides["in_channels"] = args.in_channels
         config_or_encoder = getattr(SLiMConfig, args.preset)(**overrides)
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
-                   precision=args.precision, max_steps=args.max_steps, seed=args.seed, eval_data=eval_data,
-                   show_progress_bar=not args.quiet,
-                   data_description=f"{Path(args.data).name}" + (f" ({args.split})" if args.split else "")
-                   + f", {len(ds)} sequences")
+    options = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        precision=args.precision,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        eval_data=eval_data,
+        show_progress_bar=not args.quiet,
+        data_description=f"{Path(args.data).name}"
+        + (f" ({args.split})" if args.split else "")
+        + f", {len(ds)} sequences",
+    )
     # options left unset keep the trainer's defaults
-    trainer = Trainer(config_or_encoder, ds, output_dir=args.output_dir,
-                      **{k: v for k, v in options.items() if v is not None})
+    trainer = Trainer(
+        config_or_encoder,
+        ds,
+        output_dir=args.output_dir,
+        **{k: v for k, v in options.items() if v is not None},
+    )
     record = trainer.fit()
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
         out = Path(args.output_dir) / "encoder"
         trainer.encoder.save_pretrained(out)
         loss = record.get("loss") if isinstance(record, dict) else None
-        print(f"done: step {trainer.global_step}" + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
-              + f"; saved the encoder to {out} (SLiMEncoder.from_pretrained({str(out)!r}))")
+        print(
+            f"done: step {trainer.global_step}"
+            + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+            + f"; saved the encoder to {out} (SLiMEncoder.from_pretrained({str(out)!r}))"
+        )
     return 0
 
 
@@ -204,12 +240,28 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
     encoder = _load_model(args.model)
     ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
-    emb = encoder.embed(ds, batch_size=args.batch_size, device=args.device, normalize=not args.no_normalize,
-                        show_progress_bar=not args.quiet)
-    _write_embeddings(out, emb, ds, {"model": args.model, "data": str(args.data), "split": args.split,
-                                     "normalized": not args.no_normalize})
-    print(f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
-          f"(ids and labels in {_sidecar(out)})")
+    emb = encoder.embed(
+        ds,
+        batch_size=args.batch_size,
+        device=args.device,
+        normalize=not args.no_normalize,
+        show_progress_bar=not args.quiet,
+    )
+    _write_embeddings(
+        out,
+        emb,
+        ds,
+        {
+            "model": args.model,
+            "data": str(args.data),
+            "split": args.split,
+            "normalized": not args.no_normalize,
+        },
+    )
+    print(
+        f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
+        f"(ids and labels in {_sidecar(out)})"
+    )
     return 0
 
 
@@ -222,8 +274,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if labels is not None and all(v == -1 for v in labels):
         labels = None  # unlabelled data
     notes = {k: info[k] for k in ("model", "data", "layout", "classes") if info.get(k) is not None}
-    retriever = Retriever(dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device,
-                          info=notes)
+    retriever = Retriever(
+        dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device, info=notes
+    )
     retriever.add(emb, ids=ids, labels=labels)
     retriever.save(args.output)
     print(f"indexed {len(retriever)} embeddings ({args.index}, {args.metric}) into {args.output}")
@@ -253,13 +306,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
-        ds = _fit_layout(_load_data(args.queries, args.layout, name="--queries", input_format=args.input_format),
-                         encoder)
+        ds = _fit_layout(
+            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
+        )
         q_ids = ds.names
-        q = encoder.embed(ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet)
+        q = encoder.embed(
+            ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet
+        )
     if q.shape[1] != retriever.dim:
-        raise ValueError(f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
-                         f"{retriever.dim} (embed the queries with the index's model)")
+        raise ValueError(
+            f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
+            f"{retriever.dim} (embed the queries with the index's model)"
+        )
     rows = list(range(len(q))) if args.rows is None else args.rows
     bad = [r for r in rows if not -len(q) <= r < len(q)]
     if bad:
@@ -301,8 +359,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     test = _fit_layout(_load_data(args.test or args.train, args.layout, args.test_split, "test"), encoder)
     for name, ds in (("train", train), ("test", test)):
         if (ds.labels < 0).any():
-            raise ValueError(f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
-                             "needs labelled data")
+            raise ValueError(
+                f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
+                "needs labelled data"
+            )
     results: dict[str, Any] = {"model": args.model, "train": len(train), "test": len(test)}
     common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
     for k in args.k:
@@ -311,8 +371,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         results[f"knn_k{k}_protocol"] = res.protocol
         print(f"kNN (k={k}): {res}")
     if args.linear_probe:
-        res = linear_probe(train, None, test, None, encoder=encoder, epochs=args.probe_epochs,
-                           embed_batch_size=args.batch_size, device=args.device)
+        res = linear_probe(
+            train,
+            None,
+            test,
+            None,
+            encoder=encoder,
+            epochs=args.probe_epochs,
+            embed_batch_size=args.batch_size,
+            device=args.device,
+        )
         results["linear_probe_top1"] = float(res.accuracy)
         results["linear_probe_protocol"] = res.protocol
         print(f"linear probe: {res}")
@@ -325,9 +393,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ---- parser ------------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
-        p.add_argument("--model", "-m", required=True,
-                       help="model folder or Hub repo id (see slimkit.hub.list_pretrained() for shipped ones)")
-    p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
+        p.add_argument(
+            "--model",
+            "-m",
+            required=True,
+            help="model folder or Hub repo id (see slimkit.hub.list_pretrained() for shipped ones)",
+        )
+    p.add_argument(
+        "--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)"
+    )
     p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -338,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slimkit",
         description="Skeleton action embeddings (SLiM): pretrain an encoder, embed sequences, build and "
-                    "search a retrieval index, evaluate with kNN and a linear probe.",
+        "search a retrieval index, evaluate with kNN and a linear probe.",
         epilog=_MAIN_EPILOG,
         formatter_class=_Formatter,
     )
@@ -348,44 +422,66 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
-        "pretrain", help="self-supervised pretraining on unlabelled sequences", formatter_class=_Formatter,
-        description="Pretrain a SLiM encoder (masked feature modeling + global-local contrastive, no decoder). "
-                    "Checkpoints go to OUTPUT_DIR, and a run resumes from there when restarted; the final "
-                    "encoder is saved to OUTPUT_DIR/encoder.",
+        "pretrain",
+        help="self-supervised pretraining on unlabelled sequences",
+        formatter_class=_Formatter,
+        description="Pretrain a SLiM encoder (masked feature modeling + global-local contrastive, "
+        "no decoder). "
+        "Checkpoints go to OUTPUT_DIR, and a run resumes from there when restarted; the final "
+        "encoder is saved to OUTPUT_DIR/encoder.",
         epilog="examples:\n"
-               "  slimkit pretrain train.npy --layout ntu25 --preset tiny -o runs/tiny --max-steps 50\n"
-               "  slimkit pretrain ntu60.pkl --split xsub_train --preset base -o runs/ntu60 --epochs 150\n"
-               "  torchrun --nproc-per-node 4 -m slimkit pretrain ntu60.pkl --split xsub_train -o runs/ddp\n")
+        "  slimkit pretrain train.npy --layout ntu25 --preset tiny -o runs/tiny --max-steps 50\n"
+        "  slimkit pretrain ntu60.pkl --split xsub_train --preset base -o runs/ntu60 --epochs 150\n"
+        "  torchrun --nproc-per-node 4 -m slimkit pretrain ntu60.pkl --split xsub_train -o runs/ddp\n",
+    )
     p.add_argument("data", help="training data file or folder (labels are not used)")
     p.add_argument("--output-dir", "-o", required=True, help="folder for checkpoints and the final encoder")
-    p.add_argument("--preset", choices=["tiny", "small", "base"], default="base",
-                   help="model size: base is MAMP's encoder size (use a GPU); small and tiny suit a CPU")
+    p.add_argument(
+        "--preset",
+        choices=["tiny", "small", "base"],
+        default="base",
+        help="model size: base is MAMP's encoder size (use a GPU); small and tiny suit a CPU",
+    )
     p.add_argument("--config", help="config.json to use instead of a preset")
     p.add_argument("--resume-from", help="start from this pretrained encoder (folder or Hub id)")
-    p.add_argument("--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)")
+    p.add_argument(
+        "--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)"
+    )
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
-    p.add_argument("--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)")
+    p.add_argument(
+        "--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)"
+    )
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     p.add_argument("--epochs", type=int, default=100, help="passes over the data (the schedule's horizon)")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (over all processes)")
-    p.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default: the trainer's, 5e-4)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="peak AdamW learning rate (default: the trainer's, 5e-4)"
+    )
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: CUDA when available)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
-                   help="auto: bf16 autocast on CUDA, fp32 on CPU")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 autocast on CUDA, fp32 on CPU",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order, views and masks")
     p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser(
-        "embed", help="embed sequences into an (N, D) .npy file", formatter_class=_Formatter,
-        description="Embed every sequence of a data file with an encoder. Writes OUTPUT (.npy, float32 (N, D), "
-                    "L2-normalised) and OUTPUT with a .json suffix holding the ids (sequence names) and labels.",
+        "embed",
+        help="embed sequences into an (N, D) .npy file",
+        formatter_class=_Formatter,
+        description="Embed every sequence of a data file with an encoder. Writes OUTPUT "
+        "(.npy, float32 (N, D), "
+        "L2-normalised) and OUTPUT with a .json suffix holding the ids (sequence names) and labels.",
         epilog="examples:\n"
-               "  slimkit embed data/nw-ucla/all_sqe -m runs/ucla/encoder -o ucla.npy\n"
-               "  slimkit embed poses.npy --input-format NTVC --layout coco17 -m runs/x/encoder -o poses_emb.npy\n"
-               "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n")
+        "  slimkit embed data/nw-ucla/all_sqe -m runs/ucla/encoder -o ucla.npy\n"
+        "  slimkit embed poses.npy --input-format NTVC --layout coco17 -m runs/x/encoder -o poses_emb.npy\n"
+        "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n",
+    )
     p.add_argument("data", help="data file or folder")
     p.add_argument("--output", "-o", required=True, help="output .npy file")
     p.add_argument("--split", help="named split of the data file, e.g. xsub_val")
@@ -395,31 +491,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser(
-        "index", help="build a saved retrieval index from embeddings", formatter_class=_Formatter,
+        "index",
+        help="build a saved retrieval index from embeddings",
+        formatter_class=_Formatter,
         description="Put embeddings (from 'slimkit embed') into a Retriever and save it. Ids and labels come "
-                    "from the embeddings' .json sidecar unless --ids / --labels give them.",
+        "from the embeddings' .json sidecar unless --ids / --labels give them.",
         epilog="examples:\n"
-               "  slimkit index ucla.npy -o ucla.slimidx\n"
-               "  slimkit index gallery.npy --labels gallery_labels.txt --index hnsw -o gallery.slimidx\n")
+        "  slimkit index ucla.npy -o ucla.slimidx\n"
+        "  slimkit index gallery.npy --labels gallery_labels.txt --index hnsw -o gallery.slimidx\n",
+    )
     p.add_argument("embeddings", help=".npy file of embeddings (N, D)")
     p.add_argument("--output", "-o", required=True, help="index file to write (e.g. gallery.slimidx)")
     p.add_argument("--ids", help="ids, one per line (.txt) or a .npy vector")
     p.add_argument("--labels", help="labels, one per line (.txt) or a .npy vector")
-    p.add_argument("--metric", default="cosine", choices=["cosine", "l2"],
-                   help="cosine similarity (higher is closer) or squared L2 distance (lower is closer)")
-    p.add_argument("--index", default="flat", choices=["flat", "ivf", "hnsw"],
-                   help="flat: exact; ivf / hnsw: approximate, for large galleries")
+    p.add_argument(
+        "--metric",
+        default="cosine",
+        choices=["cosine", "l2"],
+        help="cosine similarity (higher is closer) or squared L2 distance (lower is closer)",
+    )
+    p.add_argument(
+        "--index",
+        default="flat",
+        choices=["flat", "ivf", "hnsw"],
+        help="flat: exact; ivf / hnsw: approximate, for large galleries",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (GPU indexes need faiss-gpu)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser(
-        "search", help="find the nearest neighbours of query sequences", formatter_class=_Formatter,
+        "search",
+        help="find the nearest neighbours of query sequences",
+        formatter_class=_Formatter,
         description="Search a saved index. Queries are embeddings (.npy from 'slimkit embed') or a data file "
-                    "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
+        "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
         epilog="examples:\n"
-               "  slimkit search ucla.slimidx --queries ucla.npy --rows 0 1 2 -k 5\n"
-               "  slimkit search ucla.slimidx --queries new_clips/ --layout kinect20 -m runs/ucla/encoder\n"
-               "  slimkit search gallery.slimidx --queries q.npy -k 10 -o hits.json --quiet\n")
+        "  slimkit search ucla.slimidx --queries ucla.npy --rows 0 1 2 -k 5\n"
+        "  slimkit search ucla.slimidx --queries new_clips/ --layout kinect20 -m runs/ucla/encoder\n"
+        "  slimkit search gallery.slimidx --queries q.npy -k 10 -o hits.json --quiet\n",
+    )
     p.add_argument("index", help="index saved by 'slimkit index'")
     p.add_argument("--queries", required=True, help="query embeddings (.npy) or a data file (with --model)")
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
@@ -430,25 +540,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-format", help="axis order of a .npy array of queries, e.g. NTVC")
     p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
     p.add_argument("--device", default=None, help="torch device for --model (default: CUDA when available)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given")
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given"
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
-        "evaluate", help="kNN retrieval accuracy and linear probe of an encoder", formatter_class=_Formatter,
+        "evaluate",
+        help="kNN retrieval accuracy and linear probe of an encoder",
+        formatter_class=_Formatter,
         description="Evaluate a frozen encoder on labelled data: kNN top-1 (cosine, train sequences as the "
-                    "gallery, test sequences as queries) and, with --linear-probe, a linear classifier on the "
-                    "embeddings. The protocol is printed with every number.",
+        "gallery, test sequences as queries) and, with --linear-probe, a linear classifier on the "
+        "embeddings. The protocol is printed with every number.",
         epilog="examples:\n"
-               "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
-               "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
-               "  slimkit evaluate penn/labels --train-split train --test-split test -m runs/penn/encoder -k 1 5\n")
-    p.add_argument("train", help="labelled training data (the kNN gallery); also the test data with --test-split")
+        "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
+        "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
+        "  slimkit evaluate penn/labels --train-split train --test-split test -m runs/penn/encoder -k 1 5\n",
+    )
+    p.add_argument(
+        "train", help="labelled training data (the kNN gallery); also the test data with --test-split"
+    )
     p.add_argument("--test", help="labelled test data (default: TRAIN with --test-split)")
     p.add_argument("--train-split", help="named split of TRAIN, e.g. xsub_train")
     p.add_argument("--test-split", help="named split of the test data, e.g. xsub_val")
-    p.add_argument("-k", type=int, nargs="+", default=[1], metavar="K", help="neighbour counts for kNN (default: 1)")
-    p.add_argument("--linear-probe", action="store_true",
-                   help="also train and test a linear probe (MAMP's recipe: costs one encoder pass per epoch)")
+    p.add_argument(
+        "-k", type=int, nargs="+", default=[1], metavar="K", help="neighbour counts for kNN (default: 1)"
+    )
+    p.add_argument(
+        "--linear-probe",
+        action="store_true",
+        help="also train and test a linear probe (MAMP's recipe: costs one encoder pass per epoch)",
+    )
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")
     p.add_argument("--output", "-o", help="write the results as JSON")
     _common(p)

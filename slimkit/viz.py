@@ -44,9 +44,7 @@ def _mpl() -> Any:
     try:
         import matplotlib
     except ImportError as e:
-        raise ImportError(
-            "slimkit.viz needs matplotlib and pillow: pip install 'slimkit[viz]'"
-        ) from e
+        raise ImportError("slimkit.viz needs matplotlib and pillow: pip install 'slimkit[viz]'") from e
     # Only switch when pyplot has not chosen a backend yet: never yank an interactive session's backend.
     import sys
 
@@ -94,7 +92,8 @@ def _as_sequence(x: Any, layout: Layout, name: str) -> np.ndarray:
         a = a[None]
     if a.ndim != 4 or a.shape[2] != layout.num_joints or a.shape[3] not in (2, 3):
         raise ValueError(
-            f"{name}: expected (T, {layout.num_joints}, C) or (M, T, {layout.num_joints}, C) with C in (2, 3) "
+            f"{name}: expected (T, {layout.num_joints}, C) or (M, T, {layout.num_joints}, C) "
+            "with C in (2, 3) "
             f"for layout {layout.name!r}, got shape {a.shape}"
         )
     return _with_missing(a)
@@ -104,14 +103,16 @@ def _bone_colors(layout: Layout) -> list[str]:
     out = []
     for child, _ in layout.bones:
         joint = layout.joints[child]
-        out.append(LEFT_COLOR if joint.startswith("l_") else RIGHT_COLOR if joint.startswith("r_") else CENTER_COLOR)
+        out.append(
+            LEFT_COLOR if joint.startswith("l_") else RIGHT_COLOR if joint.startswith("r_") else CENTER_COLOR
+        )
     return out
 
 
 def _segments(frame: np.ndarray, layout: Layout) -> tuple[list[np.ndarray], list[str]]:
     """Line segments of the bones whose two joints are both present, and their colours."""
     segs, colors = [], []
-    for (child, parent), color in zip(layout.bones, _bone_colors(layout)):
+    for (child, parent), color in zip(layout.bones, _bone_colors(layout), strict=True):
         a, b = frame[child], frame[parent]
         if np.isfinite(a).all() and np.isfinite(b).all():
             segs.append(np.stack([a, b]))
@@ -194,8 +195,9 @@ def plot_skeleton(
         ax.add_collection3d(Line3DCollection(segs, colors=color or colors, linewidths=linewidth, alpha=alpha))
         ok = np.isfinite(p).all(1)
         if joint_size and ok.any():
-            ax.scatter(p[ok, 0], p[ok, 1], p[ok, 2], s=joint_size, c=color or "black", alpha=alpha,
-                       depthshade=False)
+            ax.scatter(
+                p[ok, 0], p[ok, 1], p[ok, 2], s=joint_size, c=color or "black", alpha=alpha, depthshade=False
+            )
         if ok.any():
             lo, hi = p[ok].min(0), p[ok].max(0)
             mid, half = (lo + hi) / 2, max((hi - lo).max() / 2, 1e-6)
@@ -210,12 +212,14 @@ def plot_skeleton(
     p = f[:, [0, 1]] if view == "xy" else f[:, [2, 1]]
     p = p + np.asarray(offset, dtype=np.float64)
     segs, colors = _segments(p, lay)
-    ax.add_collection(LineCollection(segs, colors=color or colors, linewidths=linewidth, alpha=alpha,
-                                     capstyle="round"))
+    ax.add_collection(
+        LineCollection(segs, colors=color or colors, linewidths=linewidth, alpha=alpha, capstyle="round")
+    )
     ok = np.isfinite(p).all(1)
     if joint_size and ok.any():
-        ax.scatter(p[ok, 0], p[ok, 1], s=joint_size, c=color or "black", alpha=alpha, zorder=3,
-                   edgecolors="none")
+        ax.scatter(
+            p[ok, 0], p[ok, 1], s=joint_size, c=color or "black", alpha=alpha, zorder=3, edgecolors="none"
+        )
     ax.autoscale_view()
     return ax
 
@@ -354,8 +358,17 @@ def _draw_strip(ax: Axes, seq: np.ndarray, lay: Layout, down: bool, key_frames: 
         dx = np.nanmean(centre) if np.isfinite(centre).any() else np.nanmean(xy[:, t, :, 0])
         dx = 0.0 if not np.isfinite(dx) else dx
         for person in xy:
-            plot_skeleton(person[t], lay, ax, y_down=False, view="xy", offset=(i * _STRIP_STEP - dx, 0.0),
-                          linewidth=1.8, joint_size=5.0, alpha=alpha)
+            plot_skeleton(
+                person[t],
+                lay,
+                ax,
+                y_down=False,
+                view="xy",
+                offset=(i * _STRIP_STEP - dx, 0.0),
+                linewidth=1.8,
+                joint_size=5.0,
+                alpha=alpha,
+            )
     ax.set_xlim(-_STRIP_STEP / 2, _STRIP_STEP * (key_frames - 0.5))
     ax.set_ylim(*_STRIP_Y)
     ax.set_xticks([])
@@ -388,7 +401,7 @@ def plot_retrieval_grid(
         query: The query sequence ``(T, V, C)`` or ``(M, T, V, C)``.
         hits: The retrieved sequences, best first (each like ``query``; lengths may differ).
         layout: Layout name or :class:`~slimkit.layouts.Layout`.
-        labels: One label per hit (e.g. ``result.labels[i]`` of a :class:`~slimkit.retrieval.Retriever` search).
+        labels: One label per hit (e.g. ``result.labels[i]`` of a ``Retriever.search`` result).
         scores: One similarity per hit (e.g. ``result.scores[i]``).
         query_label: The query's label, shown and compared with the hits' labels.
         class_names: Maps a label to a readable name (a dict, or a list indexed by label).
@@ -441,8 +454,15 @@ def plot_retrieval_grid(
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.1 / fig_h, va="top")
     if query_label is not None and labels is not None:
-        fig.text(0.5, 1 - (0.34 if title else 0.08) / fig_h, "green: same label as the query, red: another label", fontsize=8,
-                 color="#666666", ha="center", va="top")
+        fig.text(
+            0.5,
+            1 - (0.34 if title else 0.08) / fig_h,
+            "green: same label as the query, red: another label",
+            fontsize=8,
+            color="#666666",
+            ha="center",
+            va="top",
+        )
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
@@ -517,8 +537,15 @@ def plot_embedding_map(
         cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
         for i, c in enumerate(classes):
             sel = lab == c
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=point_size, alpha=0.8, edgecolors="none",
-                       color=cmap(i % cmap.N), label=_label_text(c, class_names))
+            ax.scatter(
+                xy[sel, 0],
+                xy[sel, 1],
+                s=point_size,
+                alpha=0.8,
+                edgecolors="none",
+                color=cmap(i % cmap.N),
+                label=_label_text(c, class_names),
+            )
         ax.legend(fontsize=8, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_xlabel(f"PC 1 ({100 * var[0]:.0f} % of variance)")
     ax.set_ylabel(f"PC 2 ({100 * var[1]:.0f} % of variance)" if len(var) > 1 else "PC 2")

@@ -7,11 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import random_walk
 
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.cli import main
-
-from conftest import random_walk
 
 needs_faiss = pytest.mark.skipif(importlib.util.find_spec("faiss") is None, reason="faiss not installed")
 
@@ -32,8 +31,14 @@ def workdir(tmp_path_factory):
 
     labels = np.arange(12) % 3
     names = [f"clip{i:02d}" for i in range(12)]
-    write_pyskl(d / "set.pkl", list(seqs), labels=labels, names=names,
-                split={"train": names[:9], "test": names[9:]}, layout="kinect20")
+    write_pyskl(
+        d / "set.pkl",
+        list(seqs),
+        labels=labels,
+        names=names,
+        split={"train": names[:9], "test": names[9:]},
+        layout="kinect20",
+    )
     return d
 
 
@@ -59,15 +64,27 @@ def test_no_command_prints_usage(capsys):
 
 
 def test_python_dash_m_help():
-    r = subprocess.run([sys.executable, "-m", "slimkit", "--help"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "slimkit", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert "usage: slimkit" in r.stdout and "embed" in r.stdout
 
 
 def test_embed_writes_npy_and_sidecar(workdir, tmp_path, capsys):
     out = tmp_path / "e.npy"
-    rc, stdout, err = run(capsys, "embed", workdir / "clips.npy", "--layout", "kinect20", "-m", workdir / "model",
-                          "-o", out, "-q")
+    rc, stdout, err = run(
+        capsys,
+        "embed",
+        workdir / "clips.npy",
+        "--layout",
+        "kinect20",
+        "-m",
+        workdir / "model",
+        "-o",
+        out,
+        "-q",
+    )
     assert rc == 0, err
     z = np.load(out)
     assert z.shape == (12, 32) and z.dtype == np.float32
@@ -78,7 +95,9 @@ def test_embed_writes_npy_and_sidecar(workdir, tmp_path, capsys):
 
 def test_embed_split_of_pickle(workdir, tmp_path, capsys):
     out = tmp_path / "test.npy"
-    rc, _, err = run(capsys, "embed", workdir / "set.pkl", "--split", "test", "-m", workdir / "model", "-o", out, "-q")
+    rc, _, err = run(
+        capsys, "embed", workdir / "set.pkl", "--split", "test", "-m", workdir / "model", "-o", out, "-q"
+    )
     assert rc == 0, err
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["ids"] == ["clip09", "clip10", "clip11"] and side["labels"] == [0, 1, 2]
@@ -100,17 +119,42 @@ def test_index_and_search_round_trip(workdir, tmp_path, capsys):
     assert res[1]["hits"][0]["label"] == 1
     assert "query clip04:" in out
     # queries given as skeleton data, embedded on the fly
-    rc, out, err = run(capsys, "search", idx, "--queries", workdir / "set.pkl", "-m", workdir / "model", "--rows", 2,
-                       "-k", 1, "-q")
+    rc, out, err = run(
+        capsys,
+        "search",
+        idx,
+        "--queries",
+        workdir / "set.pkl",
+        "-m",
+        workdir / "model",
+        "--rows",
+        2,
+        "-k",
+        1,
+        "-q",
+    )
     assert rc == 0, err and "1. clip02" in out
 
 
 @needs_faiss
 def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
     emb = tmp_path / "c.npy"
-    run(capsys, "embed", workdir / "clips.npy", "--layout", "kinect20", "-m", workdir / "model", "-o", emb, "-q")
+    run(
+        capsys,
+        "embed",
+        workdir / "clips.npy",
+        "--layout",
+        "kinect20",
+        "-m",
+        workdir / "model",
+        "-o",
+        emb,
+        "-q",
+    )
     (tmp_path / "labels.txt").write_text("\n".join(["a", "b"] * 6))
-    assert run(capsys, "index", emb, "--labels", tmp_path / "labels.txt", "-o", tmp_path / "i.slimidx")[0] == 0
+    assert (
+        run(capsys, "index", emb, "--labels", tmp_path / "labels.txt", "-o", tmp_path / "i.slimidx")[0] == 0
+    )
     (tmp_path / "short.txt").write_text("a\nb\n")
     rc, _, err = run(capsys, "index", emb, "--labels", tmp_path / "short.txt", "-o", tmp_path / "j.slimidx")
     assert rc == 1 and "has 2 entries, expected 12" in err
@@ -119,9 +163,26 @@ def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
 @pytest.mark.skipif(not _module("evaluation"), reason="slimkit.evaluation not written yet")
 def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
     res = tmp_path / "r.json"
-    rc, out, err = run(capsys, "evaluate", workdir / "set.pkl", "--train-split", "train", "--test-split", "test",
-                       "-m", workdir / "model", "-k", 1, 3, "--linear-probe", "--probe-epochs", 2, "-o", res,
-                       "-q")
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        workdir / "set.pkl",
+        "--train-split",
+        "train",
+        "--test-split",
+        "test",
+        "-m",
+        workdir / "model",
+        "-k",
+        1,
+        3,
+        "--linear-probe",
+        "--probe-epochs",
+        2,
+        "-o",
+        res,
+        "-q",
+    )
     assert rc == 0, err
     r = json.loads(res.read_text())
     assert r["train"] == 9 and r["test"] == 3
@@ -133,8 +194,25 @@ def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
 @pytest.mark.skipif(not _module("trainer"), reason="slimkit.trainer not written yet")
 def test_pretrain_a_few_steps(workdir, tmp_path, capsys):
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "pretrain", workdir / "clips.npy", "--layout", "kinect20", "--preset", "tiny",
-                          "-o", out, "--epochs", 1, "--batch-size", 4, "--max-steps", 2, "--device", "cpu")
+    rc, stdout, err = run(
+        capsys,
+        "pretrain",
+        workdir / "clips.npy",
+        "--layout",
+        "kinect20",
+        "--preset",
+        "tiny",
+        "-o",
+        out,
+        "--epochs",
+        1,
+        "--batch-size",
+        4,
+        "--max-steps",
+        2,
+        "--device",
+        "cpu",
+    )
     assert rc == 0, err
     enc = SLiMEncoder.from_pretrained(out / "encoder")
     assert enc.config.layout == "kinect20" and enc.config.dim == SLiMConfig.tiny().dim
@@ -146,8 +224,14 @@ def test_pretrain_a_few_steps(workdir, tmp_path, capsys):
         (["embed", "{d}/nope.npy", "-m", "{d}/model", "-o", "{t}/x.npy"], "no such file or folder"),
         (["embed", "{d}/clips.npy", "-m", "{d}/model", "-o", "{t}/x.txt"], "expected a .npy file name"),
         (["embed", "{d}/clips.npy", "--layout", "ntu25", "-m", "{d}/model", "-o", "{t}/x.npy"], "ntu25"),
-        (["embed", "{d}/set.pkl", "--split", "xsub_val", "-m", "{d}/model", "-o", "{t}/x.npy"], "no split named"),
-        (["embed", "{d}/clips.npy", "--layout", "kinect20", "-m", "{t}/no-model", "-o", "{t}/x.npy"], "no-model"),
+        (
+            ["embed", "{d}/set.pkl", "--split", "xsub_val", "-m", "{d}/model", "-o", "{t}/x.npy"],
+            "no split named",
+        ),
+        (
+            ["embed", "{d}/clips.npy", "--layout", "kinect20", "-m", "{t}/no-model", "-o", "{t}/x.npy"],
+            "no-model",
+        ),
         (["index", "{d}/clips.npy", "-o", "{t}/i.slimidx"], "expected a float array of shape (N, D)"),
         (["search", "{t}/missing.slimidx", "--queries", "{d}/clips.npy"], "no such file"),
         (["evaluate", "{d}/set.pkl", "-m", "{d}/model"], "say which sequences to test on"),

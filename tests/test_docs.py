@@ -5,7 +5,8 @@ Conventions for page authors:
 * the blocks of one page run in order in one namespace, in a fresh temporary folder, on a CPU, offline;
 * a block preceded by the line ``<!-- skip -->`` is not run (keep these few: uploads to the Hub, GPU-only or
   multi-process code); write ```bash for shell commands;
-* a block that only includes a file (``--8<-- "examples/x.py"``) is not run here: tests/test_examples.py runs it.
+* a block that only includes a file (``--8<-- "examples/x.py"``) is not run here
+  (tests/test_examples.py runs the examples).
 """
 
 import re
@@ -32,7 +33,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
         start, body = i + 1, []
         i += 1
         while i < len(lines) and not lines[i].strip().startswith(fence):
-            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i])
             i += 1
         i += 1
         if lang not in ("python", "py"):
@@ -49,11 +50,16 @@ def pages() -> list[Path]:
 
 
 def test_block_extraction():
-    page = "text\n\n<!-- skip -->\n```python\nupload()\n```\n\n```python\nx = 1\n```\n```bash\nls\n```\n" \
-           '```python\n--8<-- "examples/quickstart.py"\n```\n'
+    page = (
+        "text\n\n<!-- skip -->\n```python\nupload()\n```\n\n```python\nx = 1\n```\n```bash\nls\n```\n"
+        '```python\n--8<-- "examples/quickstart.py"\n```\n'
+    )
     blocks = python_blocks(page)
     assert [(code, skipped) for _, code, skipped in blocks] == [
-        ("upload()", True), ("x = 1", False), ('--8<-- "examples/quickstart.py"', True)]
+        ("upload()", True),
+        ("x = 1", False),
+        ('--8<-- "examples/quickstart.py"', True),
+    ]
 
 
 def test_docs_have_runnable_code():

@@ -14,8 +14,14 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def run_example(name: str, *args: str, cwd: Path) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
-    r = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, f"{name} failed:\n{r.stdout}\n{r.stderr}"
     return r.stdout + r.stderr
 
@@ -46,7 +52,9 @@ def test_embed_and_search(tmp_path):
 
 
 def test_pretrain_own_data(tmp_path):
-    out = run_example("pretrain_own_data.py", "--out", "run", "--steps", "2", "--batch-size", "8", cwd=tmp_path)
+    out = run_example(
+        "pretrain_own_data.py", "--out", "run", "--steps", "2", "--batch-size", "8", cwd=tmp_path
+    )
     assert "step 2: loss" in out
     assert (tmp_path / "run" / "encoder" / "model.safetensors").is_file()
 

@@ -24,8 +24,10 @@ def _standing(t: int = 12, layout: str = "kinect20", c: int = 3, seed: int = 0) 
     rng = np.random.default_rng(seed)
     base = np.zeros((lay.num_joints, c))
     for child, parent in lay.bones:
-        base[child] = base[parent] + np.r_[rng.normal(scale=0.1), -0.2 if "hip" in lay.joints[child] else 0.15,
-                                           np.zeros(c - 2)]
+        base[child] = (
+            base[parent]
+            + np.r_[rng.normal(scale=0.1), -0.2 if "hip" in lay.joints[child] else 0.15, np.zeros(c - 2)]
+        )
     base += 0.5
     sway = np.sin(np.linspace(0, 3, t))[:, None, None] * 0.05
     return (base[None] + sway).astype(np.float32)
@@ -90,8 +92,17 @@ def test_retrieval_grid_png(tmp_path):
     q = _standing(20)
     hits = [_standing(t, seed=s) for s, t in [(1, 15), (2, 30), (3, 9)]]
     hits[1][:, 4] = np.nan
-    fig = viz.plot_retrieval_grid(q, hits, "kinect20", labels=[1, 2, 1], scores=[0.9, 0.8, 0.7], query_label=1,
-                                  class_names={1: "wave", 2: "sit"}, path=tmp_path / "grid.png", title="t")
+    fig = viz.plot_retrieval_grid(
+        q,
+        hits,
+        "kinect20",
+        labels=[1, 2, 1],
+        scores=[0.9, 0.8, 0.7],
+        query_label=1,
+        class_names={1: "wave", 2: "sit"},
+        path=tmp_path / "grid.png",
+        title="t",
+    )
     data = (tmp_path / "grid.png").read_bytes()
     assert data[:8] == PNG_MAGIC
     assert len(fig.axes) == 4
