@@ -51,10 +51,6 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-class UserError(Exception):
-    """A problem with the command's input, reported as one line without a traceback."""
-
-
 # ---- shared helpers ----------------------------------------------------------------------------------------
 def _load_data(
     path: str,
@@ -185,7 +181,7 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 
 
 # ---- subcommands -------------------------------------------------------------------------------------------
-def cmd_pretrain(args: argparse.Namespace) -> int:
+def _cmd_pretrain(args: argparse.Namespace) -> int:
     from slimkit import SLiMConfig, Trainer
 
     ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
@@ -233,7 +229,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_embed(args: argparse.Namespace) -> int:
+def _cmd_embed(args: argparse.Namespace) -> int:
     _check_exists(args.data, "data")
     out = Path(args.output)
     if out.suffix != ".npy":
@@ -265,7 +261,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_index(args: argparse.Namespace) -> int:
+def _cmd_index(args: argparse.Namespace) -> int:
     from slimkit import Retriever
 
     emb, info = _read_embeddings(args.embeddings)
@@ -289,7 +285,7 @@ def _label_name(label: Any, classes: list[str] | None) -> str:
     return str(label)
 
 
-def cmd_search(args: argparse.Namespace) -> int:
+def _cmd_search(args: argparse.Namespace) -> int:
     import numpy as np
 
     from slimkit import Retriever
@@ -346,7 +342,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.test is None and not args.test_split:
         raise ValueError("say which sequences to test on: --test DATA, or --test-split (with --train-split)")
     from slimkit import knn_accuracy, linear_probe
@@ -468,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order, views and masks")
     p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_pretrain)
+    p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser(
         "embed",
@@ -488,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the embeddings")
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     _common(p)
-    p.set_defaults(func=cmd_embed)
+    p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser(
         "index",
@@ -517,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="flat: exact; ivf / hnsw: approximate, for large galleries",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (GPU indexes need faiss-gpu)")
-    p.set_defaults(func=cmd_index)
+    p.set_defaults(func=_cmd_index)
 
     p = sub.add_parser(
         "search",
@@ -543,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given"
     )
-    p.set_defaults(func=cmd_search)
+    p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser(
         "evaluate",
@@ -574,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")
     p.add_argument("--output", "-o", help="write the results as JSON")
     _common(p)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 
