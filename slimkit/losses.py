@@ -87,10 +87,8 @@ class MaskedFeatureLoss(nn.Module):
         per_tok = torch.where(w > 0, per_tok, torch.zeros((), device=per_tok.device))
         count = w.sum((1, 2))
         per_sample = (per_tok * w).sum((1, 2)) / count.clamp_min(1.0)
-        has = count > 0
-        if not bool(has.any()):
-            return per_sample.sum() * 0.0
-        return per_sample[has].mean()
+        has = (count > 0).float()  # no host sync (keeps torch.compile graphs whole)
+        return (per_sample * has).sum() / has.sum().clamp_min(1.0)
 
 
 def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
