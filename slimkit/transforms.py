@@ -102,20 +102,29 @@ class PerSampleGenerator:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
         self.keys = keys.long()
-        s = _mix32(torch.tensor([seed & _M32], dtype=torch.long))
+        s = _mix32(torch.tensor([seed & _M32], dtype=torch.long, device=self.keys.device))
         s = _mix32(s ^ ((seed >> 32) & _M32))
-        self._base = _mix32(_mix32(self.keys.cpu() & _M32 ^ s) ^ ((self.keys.cpu() >> 32) & _M32))
+        self._base = _mix32(_mix32((self.keys & _M32) ^ s) ^ ((self.keys >> 32) & _M32))
         self.calls = 0
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
 
     def uniform(self, shape: Sequence[int], device: torch.device | str | None = None) -> torch.Tensor:
-        """Uniform ``(0, 1)`` float32 numbers of ``shape``; ``shape[0]`` must equal the number of keys."""
+        """Uniform ``(0, 1)`` float32 numbers; row ``i`` depends on ``keys[i]``, the seed and the call count.
+
+        Args:
+            shape: Output shape; ``shape[0]`` must equal the number of keys.
+            device: Output device (default: the keys' device).
+
+        Returns:
+            A float32 tensor of ``shape`` with values in ``(0, 1)`` (24 random bits each).
+        """
         shape = tuple(int(s) for s in shape)
         if not shape or shape[0] != len(self):
             raise ValueError(f"shape: expected a first dimension of {len(self)} (one row per key), got {shape}")
         self.calls += 1
+        device = self.keys.device if device is None else device
         base = self._base.to(device)
         per_row = math.prod(shape[1:])
         h = _mix32(base ^ (self.calls & _M32))[:, None]
