@@ -180,17 +180,20 @@ def measure(step: Callable[[], None], device: torch.device, warmup: int, steps: 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         alloc0 = torch.cuda.memory_allocated(device)
-    times = []
+    times, cpu_times = [], []
     for i in range(warmup + steps):
         _sync(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         _sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
     out: dict[str, Any] = {
         "step_s_median": round(statistics.median(times), 4),
         "step_s_all": [round(t, 4) for t in times],
+        # CPU seconds of all threads: less sensitive than wall time to other jobs on a shared machine
+        "cpu_s_median": round(statistics.median(cpu_times), 4),
     }
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
@@ -278,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         mem = "peak_rss_rise_mib" if "peak_rss_rise_mib" in s else "peak_memory_mib"
         emit("pretrain_step_ratio", slimkit=s["model"], baseline=b["model"],
              baseline_over_slimkit_time=round(b["step_s_median"] / s["step_s_median"], 2),
+             baseline_over_slimkit_cpu_time=round(b["cpu_s_median"] / s["cpu_s_median"], 2),
              baseline_over_slimkit_memory=round(b[mem] / max(s[mem], 1e-9), 2), memory_figure=mem)
 
 
