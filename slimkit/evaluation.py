@@ -103,11 +103,15 @@ def _embeddings(x: Any, name: str) -> np.ndarray:
         x = x.detach().float().cpu().numpy()
     a = np.asarray(x)
     if a.dtype == object or a.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected a numeric (N, D) array of embeddings, got dtype {a.dtype}; to "
-                        "evaluate raw skeletons, pass encoder=")
+        raise TypeError(
+            f"{name}: expected a numeric (N, D) array of embeddings, got dtype {a.dtype}; to "
+            "evaluate raw skeletons, pass encoder="
+        )
     if a.ndim != 2 or a.shape[0] == 0:
-        raise ValueError(f"{name}: expected embeddings of shape (N, D) with N >= 1, got {a.shape}; to evaluate "
-                         "raw skeletons, pass encoder=")
+        raise ValueError(
+            f"{name}: expected embeddings of shape (N, D) with N >= 1, got {a.shape}; to evaluate "
+            "raw skeletons, pass encoder="
+        )
     a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
         raise ValueError(f"{name}: contains NaN or inf")
@@ -115,7 +119,7 @@ def _embeddings(x: Any, name: str) -> np.ndarray:
 
 
 def _classes(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted class set of ``train``; ``train``/``test`` as indices into it (``-1``: class unseen in train)."""
+    """Sorted class set of ``train``; ``train``/``test`` as indices into it (``-1``: unseen in train)."""
     classes = np.unique(train)
     y_train = np.searchsorted(classes, train)
     pos = np.clip(np.searchsorted(classes, test), 0, len(classes) - 1)
@@ -157,7 +161,7 @@ class _Skeletons:
             seq = self.seqs[i]
             t = seq.shape[1]
             bias = int((1 - CENTER_CROP) * t / 2)
-            view = resample(seq[:, bias:t - bias], cfg.num_frames)
+            view = resample(seq[:, bias : t - bias], cfg.num_frames)
             out.append(self._pad_persons(view))
         return torch.from_numpy(np.stack(out))
 
@@ -193,12 +197,16 @@ def _encode(encoder: nn.Module, x: torch.Tensor, dev: torch.device) -> torch.Ten
 
 
 @torch.no_grad()
-def _center_features(encoder: SLiMEncoder, sk: _Skeletons, dev: torch.device, batch_size: int) -> torch.Tensor:
+def _center_features(
+    encoder: SLiMEncoder, sk: _Skeletons, dev: torch.device, batch_size: int
+) -> torch.Tensor:
     was = encoder.training
     encoder.eval()
     try:
-        feats = [_encode(encoder, sk.center_views(np.arange(s, min(s + batch_size, len(sk)))), dev).cpu()
-                 for s in range(0, len(sk), batch_size)]
+        feats = [
+            _encode(encoder, sk.center_views(np.arange(s, min(s + batch_size, len(sk)))), dev).cpu()
+            for s in range(0, len(sk), batch_size)
+        ]
     finally:
         encoder.train(was)
     return torch.cat(feats)
@@ -220,15 +228,17 @@ def _lr_at(step: int, total: int, warmup: int, base: float, min_lr: float) -> fl
     """MAE/MAMP ``lr_sched``: linear warm-up, then half-cycle cosine to ``min_lr``, per iteration."""
     if step < warmup:
         return base * step / warmup
-    return min_lr + (base - min_lr) * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+    return min_lr + (base - min_lr) * 0.5 * (
+        1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))
+    )
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[np.ndarray]:
-    """One epoch of shuffled batches, dropping the last partial one as MAMP does (all ``n`` if ``n < batch``)."""
+    """One epoch of shuffled batches, the last partial one dropped as in MAMP (all ``n`` if ``n < batch``)."""
     perm = torch.randperm(n, generator=generator).numpy()
     if n < batch_size:
         return [perm]
-    return [perm[s:s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
+    return [perm[s : s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
 
 
 @torch.no_grad()
@@ -240,7 +250,7 @@ def _accuracy(logits: torch.Tensor, y: np.ndarray) -> tuple[float, float]:
     return top1, top5
 
 
-# ---- kNN -----------------------------------------------------------------------------------------------------
+# ---- kNN ---------------------------------------------------------------------------------------------------
 def knn_accuracy(
     train_emb: Any,
     train_labels: Any,
@@ -287,15 +297,21 @@ def knn_accuracy(
         sk_test = _Skeletons(test_emb, encoder, input_format, "test_emb")
         x_train = _center_features(encoder, sk_train, dev, batch_size).numpy()
         x_test = _center_features(encoder, sk_test, dev, batch_size).numpy()
-        views = (f"encoder embeddings of the centre view (crop p={CENTER_CROP} of the valid frames, resampled to "
-                 f"{encoder.config.num_frames} frames)")
+        views = (
+            f"encoder embeddings of the centre view (crop p={CENTER_CROP} of the valid frames, resampled to "
+            f"{encoder.config.num_frames} frames)"
+        )
     else:
         x_train, x_test = _embeddings(train_emb, "train_emb"), _embeddings(test_emb, "test_emb")
         if x_train.shape[1] != x_test.shape[1]:
-            raise ValueError(f"test_emb: expected width {x_train.shape[1]} like train_emb, got {x_test.shape[1]}")
+            raise ValueError(
+                f"test_emb: expected width {x_train.shape[1]} like train_emb, got {x_test.shape[1]}"
+            )
         views = "precomputed embeddings"
-    classes, y_train, y_test = _classes(_labels(train_labels, train_emb, "train_labels", len(x_train)),
-                                        _labels(test_labels, test_emb, "test_labels", len(x_test)))
+    classes, y_train, y_test = _classes(
+        _labels(train_labels, train_emb, "train_labels", len(x_train)),
+        _labels(test_labels, test_emb, "test_labels", len(x_test)),
+    )
     r = Retriever(x_train.shape[1], metric="cosine", index="flat", num_threads=num_threads)
     r.add(x_train, labels=y_train.tolist())
     hits = r.search(x_test, k=k)
@@ -309,10 +325,16 @@ def knn_accuracy(
         pred = votes.argmax(1)  # argmax takes the first maximum: the lowest label wins ties
     acc = float(np.mean(pred == y_test))
     vote = "nearest neighbour's label" if k == 1 else "uniform vote, ties to the lowest label"
-    protocol = (f"kNN (STARS): k={k}, {vote}; cosine on L2-normalised {views}; exact FAISS search; gallery = "
-                f"train ({len(x_train)}), queries = test ({len(x_test)}), {len(classes)} classes")
-    return EvalResult(acc, protocol, {"k": k, "num_train": len(x_train), "num_test": len(x_test),
-                                      "num_classes": len(classes)}, classes=classes)
+    protocol = (
+        f"kNN (STARS): k={k}, {vote}; cosine on L2-normalised {views}; exact FAISS search; gallery = "
+        f"train ({len(x_train)}), queries = test ({len(x_test)}), {len(classes)} classes"
+    )
+    return EvalResult(
+        acc,
+        protocol,
+        {"k": k, "num_train": len(x_train), "num_test": len(x_test), "num_classes": len(classes)},
+        classes=classes,
+    )
 
 
 # ---- linear probe ------------------------------------------------------------------------------------------
@@ -338,7 +360,8 @@ def linear_probe(
     """Linear evaluation exactly as MAMP: a linear classifier on frozen features.
 
     The classifier is ``BatchNorm1d(D, affine=False, eps=1e-6)`` followed by ``Linear(D, classes)`` (weights
-    ``trunc_normal(std=0.01)``, bias 0), trained with cross-entropy by SGD (momentum 0.9, lr 0.1, weight decay 0)
+    ``trunc_normal(std=0.01)``, bias 0), trained with cross-entropy by SGD (momentum 0.9, lr 0.1, weight
+    decay 0)
     on shuffled batches of 256 (the last partial batch dropped) for 100 epochs, the learning rate following a
     per-iteration half-cycle cosine from ``lr`` to 0 without warm-up (MAE's ``lr_sched``). Top-1 accuracy is
     measured once, after the last epoch.
@@ -396,8 +419,10 @@ def linear_probe(
             raise ValueError(f"test_emb: expected width {dim} like train_emb, got {x_test.shape[1]}")
     if n_train < 2:
         raise ValueError(f"train_emb: the probe's BatchNorm needs at least 2 training samples, got {n_train}")
-    classes, y_train, y_test = _classes(_labels(train_labels, train_emb, "train_labels", n_train),
-                                        _labels(test_labels, test_emb, "test_labels", len(x_test)))
+    classes, y_train, y_test = _classes(
+        _labels(train_labels, train_emb, "train_labels", n_train),
+        _labels(test_labels, test_emb, "test_labels", len(x_test)),
+    )
     head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), nn.Linear(dim, len(classes)))
     with torch.no_grad():
         head[1].weight.copy_(nn.init.trunc_normal_(torch.empty(len(classes), dim), std=0.01, generator=g))
@@ -416,34 +441,69 @@ def linear_probe(
         # (20x slower than one thread on a loaded 2-core machine, measured).
         torch.set_num_threads(1)
     try:
-        _train_probe(head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev)
+        _train_probe(
+            head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev
+        )
     finally:
         torch.set_num_threads(threads)
     if encoder is not None:
         encoder.train(was_training)
     head.eval()
     with torch.no_grad():
-        logits = torch.cat([head(x_test[s:s + 4096].to(dev)).cpu() for s in range(0, len(x_test), 4096)])
+        logits = torch.cat([head(x_test[s : s + 4096].to(dev)).cpu() for s in range(0, len(x_test), 4096)])
     top1, top5 = _accuracy(logits, y_test)
     if encoder is None:
         views = "precomputed features"
     elif augment:
-        views = (f"frozen encoder (eval mode), pooled unnormalised features; train views: crop p~U{list(TRAIN_CROP)} "
-                 f"of valid frames (>= {MIN_CROP_FRAMES}) resampled to {encoder.config.num_frames} + rotation "
-                 f"U[-{ROTATION}, {ROTATION}] rad per axis, fresh each step; test view: centre crop p={CENTER_CROP}")
+        views = (
+            f"frozen encoder (eval mode), pooled unnormalised features; train views: crop "
+            f"p~U{list(TRAIN_CROP)} "
+            f"of valid frames (>= {MIN_CROP_FRAMES}) resampled to {encoder.config.num_frames} + rotation "
+            f"U[-{ROTATION}, {ROTATION}] rad per axis, fresh each step; test view: centre crop "
+            f"p={CENTER_CROP}"
+        )
     else:
-        views = f"frozen encoder, pooled unnormalised features of the centre view (p={CENTER_CROP}) for train and test"
-    protocol = (f"linear probe (MAMP): BatchNorm1d({dim}, affine=False, eps=1e-6) + Linear({dim}, {len(classes)}); "
-                f"SGD lr {lr:g} momentum {momentum:g} wd {weight_decay:g}, batch {batch_size} (drop last), "
-                f"{epochs} epochs, per-iteration cosine to 0, warm-up {warmup_epochs} epochs; {views}; top-1 "
-                f"after the last epoch; train {n_train} / test {len(x_test)}; seed {seed}")
-    return EvalResult(top1, protocol, {"top5": top5, "num_train": n_train, "num_test": len(x_test),
-                                       "num_classes": len(classes), "epochs": epochs}, model=head, classes=classes)
+        views = (
+            f"frozen encoder, pooled unnormalised features of the centre view (p={CENTER_CROP}) for "
+            "train and test"
+        )
+    protocol = (
+        f"linear probe (MAMP): BatchNorm1d({dim}, affine=False, eps=1e-6) + Linear({dim}, {len(classes)}); "
+        f"SGD lr {lr:g} momentum {momentum:g} wd {weight_decay:g}, batch {batch_size} (drop last), "
+        f"{epochs} epochs, per-iteration cosine to 0, warm-up {warmup_epochs} epochs; {views}; top-1 "
+        f"after the last epoch; train {n_train} / test {len(x_test)}; seed {seed}"
+    )
+    return EvalResult(
+        top1,
+        protocol,
+        {
+            "top5": top5,
+            "num_train": n_train,
+            "num_test": len(x_test),
+            "num_classes": len(classes),
+            "epochs": epochs,
+        },
+        model=head,
+        classes=classes,
+    )
 
 
-def _train_probe(head: nn.Module, opt: torch.optim.Optimizer, x_train: torch.Tensor | None, y_t: torch.Tensor,
-                 sk_train: _Skeletons | None, encoder: Any, n_train: int, batch_size: int, epochs: int,
-                 total: int, warm: int, lr: float, g: torch.Generator, dev: torch.device) -> None:
+def _train_probe(
+    head: nn.Module,
+    opt: torch.optim.Optimizer,
+    x_train: torch.Tensor | None,
+    y_t: torch.Tensor,
+    sk_train: _Skeletons | None,
+    encoder: Any,
+    n_train: int,
+    batch_size: int,
+    epochs: int,
+    total: int,
+    warm: int,
+    lr: float,
+    g: torch.Generator,
+    dev: torch.device,
+) -> None:
     step = 0
     for epoch in range(epochs):
         head.train()
@@ -465,7 +525,7 @@ def _train_probe(head: nn.Module, opt: torch.optim.Optimizer, x_train: torch.Ten
         log.info("linear_probe epoch %d/%d loss %.4f", epoch + 1, epochs, loss_sum / max(1, total // epochs))
 
 
-# ---- fine-tuning ---------------------------------------------------------------------------------------------
+# ---- fine-tuning -------------------------------------------------------------------------------------------
 class _Classifier(nn.Module):
     """Encoder + head: prepared skeletons ``(N, M, T, V, C)`` -> logits ``(N, classes)``."""
 
@@ -479,7 +539,7 @@ class _Classifier(nn.Module):
 
 
 def _layer_decay_groups(model: _Classifier, weight_decay: float, layer_decay: float) -> list[dict[str, Any]]:
-    """MAMP's ``param_groups_lrd``: lr scale ``layer_decay ** (L + 1 - layer)``, no weight decay on 1-D params."""
+    """MAMP's ``param_groups_lrd``: lr scale ``layer_decay ** (L + 1 - layer)``, no decay on 1-D params."""
     num_layers = len(model.encoder.blocks) + 1
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, p in model.named_parameters():
@@ -492,8 +552,14 @@ def _layer_decay_groups(model: _Classifier, weight_decay: float, layer_decay: fl
         else:
             layer = num_layers  # final norm and head
         decay = p.ndim > 1
-        g = groups.setdefault((layer, decay), {"params": [], "weight_decay": weight_decay if decay else 0.0,
-                                               "lr_scale": layer_decay ** (num_layers - layer)})
+        g = groups.setdefault(
+            (layer, decay),
+            {
+                "params": [],
+                "weight_decay": weight_decay if decay else 0.0,
+                "lr_scale": layer_decay ** (num_layers - layer),
+            },
+        )
         g["params"].append(p)
     return list(groups.values())
 
@@ -562,8 +628,10 @@ def finetune(
         ValueError: ``encoder`` is missing (fine-tuning changes the encoder, so embeddings are not enough).
     """
     if encoder is None:
-        raise ValueError("encoder: finetune trains the encoder's weights, so it needs encoder= and raw skeletons; "
-                         "for precomputed embeddings use linear_probe (frozen features)")
+        raise ValueError(
+            "encoder: finetune trains the encoder's weights, so it needs encoder= and raw skeletons; "
+            "for precomputed embeddings use linear_probe (frozen features)"
+        )
     epochs = _check_pos_int(epochs, "epochs")
     batch_size = _check_pos_int(batch_size, "batch_size")
     warmup_epochs = _check_pos_int(warmup_epochs, "warmup_epochs", 0)
@@ -577,8 +645,10 @@ def finetune(
     g = torch.Generator().manual_seed(seed)
     sk_train = _Skeletons(train_emb, encoder, input_format, "train_emb")
     sk_test = _Skeletons(test_emb, encoder, input_format, "test_emb")
-    classes, y_train, y_test = _classes(_labels(train_labels, train_emb, "train_labels", len(sk_train)),
-                                        _labels(test_labels, test_emb, "test_labels", len(sk_test)))
+    classes, y_train, y_test = _classes(
+        _labels(train_labels, train_emb, "train_labels", len(sk_train)),
+        _labels(test_labels, test_emb, "test_labels", len(sk_test)),
+    )
     enc = copy.deepcopy(encoder)
     depth = len(enc.blocks)
     for i, blk in enumerate(enc.blocks):
@@ -622,16 +692,33 @@ def finetune(
     with torch.no_grad():
         logits = head(feats.to(dev)).cpu()
     top1, top5 = _accuracy(logits, y_test)
-    protocol = (f"fine-tuning (MAMP recipe, linear head): AdamW lr {lr:g} (batch {batch_size}, drop last), wd "
-                f"{weight_decay:g} (none on 1-D params), layer decay {layer_decay:g}, warm-up {warmup_epochs} epochs "
-                f"then per-iteration cosine to {min_lr:g}, label smoothing {label_smoothing:g}, drop path "
-                f"{drop_path:g}, head dropout {head_dropout:g}, {epochs} epochs; train views: "
-                + (f"crop p~U{list(TRAIN_CROP)} (>= {MIN_CROP_FRAMES} frames) + rotation U[-{ROTATION}, {ROTATION}] rad"
-                   if augment else f"centre crop p={CENTER_CROP}")
-                + f"; test view: centre crop p={CENTER_CROP}; top-1 after the last epoch; train {n_train} / test "
-                f"{len(sk_test)}; seed {seed}")
-    return EvalResult(top1, protocol, {"top5": top5, "num_train": n_train, "num_test": len(sk_test),
-                                       "num_classes": len(classes), "epochs": epochs}, model=model, classes=classes)
+    protocol = (
+        f"fine-tuning (MAMP recipe, linear head): AdamW lr {lr:g} (batch {batch_size}, drop last), wd "
+        f"{weight_decay:g} (none on 1-D params), layer decay {layer_decay:g}, warm-up {warmup_epochs} epochs "
+        f"then per-iteration cosine to {min_lr:g}, label smoothing {label_smoothing:g}, drop path "
+        f"{drop_path:g}, head dropout {head_dropout:g}, {epochs} epochs; train views: "
+        + (
+            f"crop p~U{list(TRAIN_CROP)} (>= {MIN_CROP_FRAMES} frames) + rotation "
+            f"U[-{ROTATION}, {ROTATION}] rad"
+            if augment
+            else f"centre crop p={CENTER_CROP}"
+        )
+        + f"; test view: centre crop p={CENTER_CROP}; top-1 after the last epoch; train {n_train} / test "
+        f"{len(sk_test)}; seed {seed}"
+    )
+    return EvalResult(
+        top1,
+        protocol,
+        {
+            "top5": top5,
+            "num_train": n_train,
+            "num_test": len(sk_test),
+            "num_classes": len(classes),
+            "epochs": epochs,
+        },
+        model=model,
+        classes=classes,
+    )
 
 
 # ---- semi-supervised ---------------------------------------------------------------------------------------
@@ -660,6 +747,8 @@ def stratified_subset(labels: Any, fraction: float, seed: int = 0) -> np.ndarray
 
 
 def _subset(data: Any, idx: np.ndarray) -> Any:
+    if hasattr(data, "subset") and callable(data.subset):  # SkeletonDataset: shares the storage
+        return data.subset(idx)
     if isinstance(data, (np.ndarray, torch.Tensor)):
         return data[idx]
     if isinstance(data, (list, tuple)):
@@ -695,7 +784,8 @@ def semi_supervised(
         encoder: Fine-tune this encoder on the subset instead of probing embeddings.
         seed: Seed of the subset and of training.
         input_format: Axis order of array input.
-        **kwargs: Passed to :func:`finetune` (with ``encoder``) or :func:`linear_probe` (epochs, batch_size...).
+        **kwargs: Passed to :func:`finetune` (with ``encoder``) or :func:`linear_probe` (``epochs``,
+            ``batch_size``...).
 
     Returns:
         An :class:`EvalResult` whose protocol names the fraction and the subset size.
@@ -705,12 +795,22 @@ def semi_supervised(
     idx = stratified_subset(labels, fraction, seed)
     sub = _subset(train_emb, idx)
     if encoder is not None:
-        res = finetune(sub, labels[idx], test_emb, test_labels, encoder=encoder, seed=seed,
-                       input_format=input_format, **kwargs)
+        res = finetune(
+            sub,
+            labels[idx],
+            test_emb,
+            test_labels,
+            encoder=encoder,
+            seed=seed,
+            input_format=input_format,
+            **kwargs,
+        )
     else:
         res = linear_probe(sub, labels[idx], test_emb, test_labels, seed=seed, **kwargs)
     n_classes = len(np.unique(labels))
-    res.protocol = (f"semi-supervised {100 * fraction:g} % of train labels ({idx.size} of {n} samples, "
-                    f"class-stratified, >= 1 per class of {n_classes}, seed {seed}) -> " + res.protocol)
+    res.protocol = (
+        f"semi-supervised {100 * fraction:g} % of train labels ({idx.size} of {n} samples, "
+        f"class-stratified, >= 1 per class of {n_classes}, seed {seed}) -> " + res.protocol
+    )
     res.metrics.update(fraction=fraction, num_labelled=int(idx.size))
     return res

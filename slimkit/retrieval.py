@@ -7,8 +7,9 @@ hits = r.search(q, k=5)                         # hits.ids, hits.scores, hits.la
 r.save("gallery.slimidx"); r = Retriever.load("gallery.slimidx")
 ```
 
-FAISS is imported on first use (constructing a :class:`Retriever`), never at ``import slimkit``. Install exactly
-one of ``pip install 'slimkit[faiss]'`` (faiss-cpu) or ``pip install 'slimkit[gpu]'`` (faiss-gpu, Linux x86_64).
+FAISS is imported on first use (constructing a :class:`Retriever`), never at ``import slimkit``. Install
+exactly one of ``pip install 'slimkit[faiss]'`` (faiss-cpu) or ``pip install 'slimkit[gpu]'`` (faiss-gpu,
+Linux x86_64).
 
 Design notes a user should know:
 
@@ -18,8 +19,8 @@ Design notes a user should know:
 * ``metric="cosine"`` L2-normalises vectors on ``add`` and ``search`` and scores are cosine similarities
   (higher is closer). ``metric="l2"`` scores are *squared* Euclidean distances (lower is closer).
 * Empty result slots (``k`` larger than the number of items, or an IVF probe that found fewer than ``k``):
-  id ``-1`` (int ids) or ``None`` (str ids), label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf`` (l2),
-  i.e. the worst score of the metric, so rows stay sorted.
+  id ``-1`` (int ids) or ``None`` (str ids), label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf``
+  (l2), i.e. the worst score of the metric, so rows stay sorted.
 * Threads: any number of threads may ``search`` one Retriever at once (FAISS releases the GIL); ``add``,
   ``remove``, ``train`` and ``compact`` take an exclusive lock and wait for running searches. On a GPU,
   searches are serialised.
@@ -130,7 +131,8 @@ class SearchResult:
 
     Attributes:
         ids: ``(Q, k)`` int64 (``-1`` = empty slot) or object array of str (``None`` = empty slot).
-        scores: ``(Q, k)`` float32: cosine similarity (``-inf`` = empty) or squared L2 distance (``+inf`` = empty).
+        scores: ``(Q, k)`` float32: cosine similarity (``-inf`` = empty) or squared L2 distance (``+inf`` =
+            empty).
         labels: ``(Q, k)`` int64 (``-1`` = empty slot or unlabelled) or object array (``None``); ``None`` when
             no item was added with labels.
         metadata: ``Q`` lists of ``k`` metadata values (``None`` where absent); ``None`` when no item has any.
@@ -166,8 +168,10 @@ def _as_vectors(x: Any, name: str, dim: int) -> np.ndarray:
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     a = np.asarray(x)
-    if a.dtype == object or a.dtype == np.bool_ or not (
-        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    if (
+        a.dtype == object
+        or a.dtype == np.bool_
+        or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer))
     ):
         raise TypeError(f"{name}: expected a real-valued numeric array, got dtype {a.dtype}")
     if a.ndim == 1:
@@ -188,8 +192,10 @@ def _normalize(a: np.ndarray, name: str) -> np.ndarray:
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     zero = norms[:, 0] < 1e-12
     if zero.any():
-        raise ValueError(f"{name}: rows {np.flatnonzero(zero)[:5].tolist()} have zero norm; metric='cosine' "
-                         "needs non-zero vectors")
+        raise ValueError(
+            f"{name}: rows {np.flatnonzero(zero)[:5].tolist()} have zero norm; metric='cosine' "
+            "needs non-zero vectors"
+        )
     return np.ascontiguousarray(a / norms, dtype=np.float32)
 
 
@@ -236,11 +242,13 @@ class Retriever:
             ``"l2"`` (score = squared Euclidean distance, lower is closer).
         index: ``"flat"`` (exact), ``"ivf"`` (IVF-Flat: approximate, trained k-means lists) or ``"hnsw"``
             (graph, approximate, CPU only, no training).
-        device: ``"auto"`` (a GPU when faiss-gpu is installed and sees one, else CPU), ``"cpu"``, ``"cuda"`` or
-            ``"cuda:N"``. HNSW always runs on the CPU; on a GPU, ``k`` or ``nprobe`` above 2048 fall back to CPU.
+        device: ``"auto"`` (a GPU when faiss-gpu is installed and sees one, else CPU), ``"cpu"``, ``"cuda"``
+            or ``"cuda:N"``. HNSW always runs on the CPU; on a GPU, ``k`` or ``nprobe`` above 2048 fall back
+            to the CPU.
         nlist: IVF lists; ``None`` picks ``4 * sqrt(n)`` at training time, capped at ``n / 39`` so that every
             list gets enough training points.
-        nprobe: IVF lists visited per query; ``None`` uses ``max(1, nlist // 8)``. Higher = better recall, slower.
+        nprobe: IVF lists visited per query; ``None`` uses ``max(1, nlist // 8)``. Higher: better recall,
+            slower.
         train_size: IVF only. Vectors are kept in an exact flat index until this many have been added; the IVF
             is then trained on all of them and they move into it. Call :meth:`train` to train earlier.
         hnsw_m: HNSW graph degree ``M``.
@@ -279,9 +287,15 @@ class Retriever:
             raise ValueError(f"metric: expected 'cosine' or 'l2', got {metric!r}")
         if index not in ("flat", "ivf", "hnsw"):
             raise ValueError(f"index: expected 'flat', 'ivf' or 'hnsw', got {index!r}")
-        for name, v, lo in (("nlist", nlist, 1), ("nprobe", nprobe, 1), ("train_size", train_size, 1),
-                            ("hnsw_m", hnsw_m, 2), ("ef_construction", ef_construction, 1),
-                            ("ef_search", ef_search, 1), ("num_threads", num_threads, 1)):
+        for name, v, lo in (
+            ("nlist", nlist, 1),
+            ("nprobe", nprobe, 1),
+            ("train_size", train_size, 1),
+            ("hnsw_m", hnsw_m, 2),
+            ("ef_construction", ef_construction, 1),
+            ("ef_search", ef_search, 1),
+            ("num_threads", num_threads, 1),
+        ):
             if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo):
                 raise ValueError(f"{name}: expected an int >= {lo}, got {v!r}")
         if info is not None:
@@ -334,9 +348,11 @@ class Retriever:
             if not str(num).isdigit():
                 raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
             if not has_gpu:
-                raise ValueError(f"device: {device!r} needs faiss-gpu and a visible GPU; this FAISS "
-                                 f"({faiss.__version__}) sees {faiss.get_num_gpus() if hasattr(faiss, 'get_num_gpus') else 0}"
-                                 " GPUs. Use device='cpu' or 'auto', or install 'slimkit[gpu]'.")
+                raise ValueError(
+                    f"device: {device!r} needs faiss-gpu and a visible GPU; this FAISS "
+                    f"({faiss.__version__}) sees {faiss.get_num_gpus()} GPUs. Use device='cpu' or 'auto', or "
+                    "install 'slimkit[gpu]'."
+                )
             if int(num) >= faiss.get_num_gpus():
                 raise ValueError(f"device: {device!r} but only {faiss.get_num_gpus()} GPUs are visible")
             return int(num)
@@ -359,7 +375,11 @@ class Retriever:
             # (IDMap compacts its table while IVF lists keep their old positions).
             return faiss.index_factory(self.dim, f"IVF{nlist},Flat", metric)
         else:  # flat, or IVF before training
-            inner = faiss.IndexFlatIP(self.dim) if metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(self.dim)
+            inner = (
+                faiss.IndexFlatIP(self.dim)
+                if metric == faiss.METRIC_INNER_PRODUCT
+                else faiss.IndexFlatL2(self.dim)
+            )
         return faiss.IndexIDMap2(inner)
 
     @contextmanager
@@ -388,8 +408,10 @@ class Retriever:
         return item_id in self._lookup
 
     def __repr__(self) -> str:
-        return (f"Retriever(dim={self.dim}, metric={self.metric!r}, index={self.index_type!r}, "
-                f"device={self.device!r}, items={len(self)})")
+        return (
+            f"Retriever(dim={self.dim}, metric={self.metric!r}, index={self.index_type!r}, "
+            f"device={self.device!r}, items={len(self)})"
+        )
 
     @property
     def is_trained(self) -> bool:
@@ -408,9 +430,15 @@ class Retriever:
         return self._index
 
     # ---- mutation ------------------------------------------------------------------------------------------
-    def add(self, embeddings: Any, ids: Sequence[Any] | np.ndarray | None = None,
-            labels: Sequence[Any] | np.ndarray | None = None, metadata: Sequence[Any] | None = None,
-            *, batch_size: int = 65_536) -> None:
+    def add(
+        self,
+        embeddings: Any,
+        ids: Sequence[Any] | np.ndarray | None = None,
+        labels: Sequence[Any] | np.ndarray | None = None,
+        metadata: Sequence[Any] | None = None,
+        *,
+        batch_size: int = 65_536,
+    ) -> None:
         """Add embeddings with their ids, labels and metadata.
 
         Args:
@@ -422,7 +450,8 @@ class Retriever:
             batch_size: Rows handed to FAISS per call; bounds the temporary memory.
 
         Raises:
-            ValueError: Wrong width, non-finite values, duplicate ids, or ids/labels/metadata of another length.
+            ValueError: Wrong width, non-finite values, duplicate ids, or ids/labels/metadata of another
+                length.
             TypeError: ids or labels that are not int/str, or metadata that is not JSON-serialisable.
         """
         x = _as_vectors(embeddings, "embeddings", self.dim)
@@ -449,7 +478,7 @@ class Retriever:
                     self._train_from_stored(faiss)
                 else:
                     for s in range(0, n, batch_size):
-                        self._index.add_with_ids(x[s:s + batch_size], keys[s:s + batch_size])
+                        self._index.add_with_ids(x[s : s + batch_size], keys[s : s + batch_size])
             # commit per-item state only after FAISS accepted the vectors
             self._id_kind = id_kind
             self._keys_ids = np.concatenate([self._keys_ids, np.asarray(new_ids, dtype=self._id_dtype())])
@@ -459,7 +488,7 @@ class Retriever:
             if self._keys_meta is not None:
                 self._keys_meta.extend(new_meta if new_meta is not None else [None] * n)
             self._alive = np.concatenate([self._alive, np.ones(n, dtype=bool)])
-            self._lookup.update(zip(new_ids, keys.tolist()))
+            self._lookup.update(zip(new_ids, keys.tolist(), strict=True))
             if id_kind == "int":
                 self._next_auto_id = max(self._next_auto_id, max(new_ids) + 1)
             self._next_key += n
@@ -490,8 +519,10 @@ class Retriever:
             raise ValueError(f"ids: duplicate ids within this call, e.g. {dup[:5]}")
         present = [v for v in vals if v in self._lookup]
         if present:
-            raise ValueError(f"ids: {len(present)} ids are already in the Retriever, e.g. {present[:5]}; "
-                             "remove() them first to replace them")
+            raise ValueError(
+                f"ids: {len(present)} ids are already in the Retriever, e.g. {present[:5]}; "
+                "remove() them first to replace them"
+            )
         return vals, kind
 
     def _check_labels(self, labels: Any, n: int) -> tuple[list[Any] | None, str | None]:
@@ -524,13 +555,17 @@ class Retriever:
     def _train_from_stored(self, faiss: Any, sample: np.ndarray | None = None) -> None:
         """Build the IVF from the flat-phase index (and an optional training sample), keeping the keys."""
         flat = self._index
-        stored = flat.index.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.empty((0, self.dim), np.float32)
+        stored = (
+            flat.index.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.empty((0, self.dim), np.float32)
+        )
         keys = faiss.vector_to_array(flat.id_map).astype(np.int64)
         train = sample if sample is not None else stored
         n = train.shape[0]
         nlist = self.nlist or max(1, min(int(round(4 * math.sqrt(n))), n // 39))
         if n < nlist:
-            raise ValueError(f"train: IVF with nlist={nlist} needs at least {nlist} training vectors, got {n}")
+            raise ValueError(
+                f"train: IVF with nlist={nlist} needs at least {nlist} training vectors, got {n}"
+            )
         new = self._new_index(faiss, nlist)
         new.train(train)
         if stored.shape[0]:
@@ -586,8 +621,10 @@ class Retriever:
             missing = [v for v in vals if (int(v) if isinstance(v, np.integer) else v) not in self._lookup]
             if missing:
                 raise KeyError(f"ids: {len(missing)} ids are not in the Retriever, e.g. {missing[:5]}")
-            keys = np.array(sorted({self._lookup[int(v) if isinstance(v, np.integer) else v] for v in vals}),
-                            dtype=np.int64)
+            keys = np.array(
+                sorted({self._lookup[int(v) if isinstance(v, np.integer) else v] for v in vals}),
+                dtype=np.int64,
+            )
             if keys.size == 0:
                 return 0
             faiss = _faiss()
@@ -622,8 +659,9 @@ class Retriever:
         self._tombstones.clear()
 
     # ---- search --------------------------------------------------------------------------------------------
-    def search(self, queries: Any, k: int = 5, *, nprobe: int | None = None,
-               ef_search: int | None = None) -> SearchResult:
+    def search(
+        self, queries: Any, k: int = 5, *, nprobe: int | None = None, ef_search: int | None = None
+    ) -> SearchResult:
         """Find the ``k`` nearest items of each query.
 
         Args:
@@ -654,12 +692,21 @@ class Retriever:
                 raise ValueError("search: the Retriever is empty (0 items); add embeddings before searching")
             params = self._search_params(faiss, k, nprobe, ef_search)
             probe = getattr(params, "nprobe", 0) if params is not None else 0
-            use_gpu = (self._gpu_id is not None and self.index_type != "hnsw" and k <= GPU_MAX_K
-                       and probe <= GPU_MAX_K)
+            use_gpu = (
+                self._gpu_id is not None
+                and self.index_type != "hnsw"
+                and k <= GPU_MAX_K
+                and probe <= GPU_MAX_K
+            )
             with self._threads(q.shape[0]):
                 if use_gpu:
                     with self._gpu_lock:
-                        dist, keys = self._gpu(faiss).search(q, k, params=params)
+                        gpu_index = self._gpu(faiss)
+                        if (
+                            probe
+                        ):  # GPU IVF: set nprobe on the index (GPU searches are serialised by the lock)
+                            faiss.GpuParameterSpace().set_index_parameter(gpu_index, "nprobe", probe)
+                        dist, keys = gpu_index.search(q, k)
                 else:
                     dist, keys = self._index.search(q, k, params=params)
             return self._result(dist, keys)
@@ -685,7 +732,7 @@ class Retriever:
         return p
 
     def _gpu(self, faiss: Any) -> Any:
-        """Lazy GPU copy of the CPU index, rebuilt after a mutation (the CPU index stays the source of truth)."""
+        """Lazy GPU copy of the CPU index, rebuilt after a mutation (the CPU index is the source of truth)."""
         if self._gpu_index is None:
             if self._gpu_res is None:
                 self._gpu_res = faiss.StandardGpuResources()
@@ -718,10 +765,19 @@ class Retriever:
 
     # ---- persistence ---------------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
-        return dict(dim=self.dim, metric=self.metric, index=self.index_type, nlist=self.nlist,
-                    nprobe=self.nprobe, train_size=self.train_size, hnsw_m=self.hnsw_m,
-                    ef_construction=self.ef_construction, ef_search=self.ef_search,
-                    num_threads=self.num_threads, info=self.info)
+        return dict(
+            dim=self.dim,
+            metric=self.metric,
+            index=self.index_type,
+            nlist=self.nlist,
+            nprobe=self.nprobe,
+            train_size=self.train_size,
+            hnsw_m=self.hnsw_m,
+            ef_construction=self.ef_construction,
+            ef_search=self.ef_search,
+            num_threads=self.num_threads,
+            info=self.info,
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the index, ids, labels, metadata and configuration to one file, atomically.
@@ -761,8 +817,16 @@ class Retriever:
                 "config": self._config(),
                 "items": len(self._lookup),
                 "sections": [
-                    {"name": "index", "length": len(index_bytes), "sha256": hashlib.sha256(index_bytes).hexdigest()},
-                    {"name": "state", "length": len(state_bytes), "sha256": hashlib.sha256(state_bytes).hexdigest()},
+                    {
+                        "name": "index",
+                        "length": len(index_bytes),
+                        "sha256": hashlib.sha256(index_bytes).hexdigest(),
+                    },
+                    {
+                        "name": "state",
+                        "length": len(state_bytes),
+                        "sha256": hashlib.sha256(state_bytes).hexdigest(),
+                    },
                 ],
             }
         head = json.dumps(header, indent=1).encode("utf-8")
@@ -791,33 +855,40 @@ class Retriever:
         pos = len(_MAGIC)
         if len(data) < pos + 8:
             raise ValueError(f"{where}: truncated: the file ends inside its header ({len(data)} bytes)")
-        (hlen,) = struct.unpack("<Q", data[pos:pos + 8])
+        (hlen,) = struct.unpack("<Q", data[pos : pos + 8])
         pos += 8
         if len(data) < pos + hlen:
             raise ValueError(f"{where}: truncated: header of {hlen} bytes, but only {len(data) - pos} follow")
         try:
-            header = json.loads(data[pos:pos + hlen].decode("utf-8"))
+            header = json.loads(data[pos : pos + hlen].decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"{where}: corrupted header ({e})") from None
         pos += hlen
         version = header.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-            raise ValueError(f"{where}: format_version {version!r} is not supported by this slimkit (reads "
-                             f"1..{FORMAT_VERSION}); upgrade slimkit to read it")
+            raise ValueError(
+                f"{where}: format_version {version!r} is not supported by this slimkit (reads "
+                f"1..{FORMAT_VERSION}); upgrade slimkit to read it"
+            )
         sections = {}
         expected = pos + sum(int(s["length"]) for s in header["sections"])
         if len(data) != expected:
             raise ValueError(f"{where}: truncated or padded: expected {expected} bytes, found {len(data)}")
         for s in header["sections"]:
-            blob = data[pos:pos + int(s["length"])]
+            blob = data[pos : pos + int(s["length"])]
             pos += int(s["length"])
             if hashlib.sha256(blob).hexdigest() != s["sha256"]:
                 raise ValueError(f"{where}: corrupted: checksum mismatch in section {s['name']!r}")
             sections[s["name"]] = blob
         cfg = dict(header["config"])
         cfg.pop("dim")
-        self = cls(header["config"]["dim"], metric=cfg.pop("metric"), index=cfg.pop("index"), device=device,
-                   **{**cfg, "num_threads": num_threads if num_threads is not None else cfg["num_threads"]})
+        self = cls(
+            header["config"]["dim"],
+            metric=cfg.pop("metric"),
+            index=cfg.pop("index"),
+            device=device,
+            **{**cfg, "num_threads": num_threads if num_threads is not None else cfg["num_threads"]},
+        )
         self._index = faiss.deserialize_index(np.frombuffer(sections["index"], dtype=np.uint8))
         st = json.loads(sections["state"].decode("utf-8"))
         n = int(st["next_key"])
@@ -838,17 +909,26 @@ class Retriever:
             self._keys_labels[keys] = np.asarray(st["labels"], dtype=lab_dtype)
         if st["metadata"] is not None:
             self._keys_meta = [None] * n
-            for key, m in zip(keys.tolist(), st["metadata"]):
+            for key, m in zip(keys.tolist(), st["metadata"], strict=True):
                 self._keys_meta[key] = m
-        self._lookup = dict(zip(self._keys_ids[keys].tolist(), keys.tolist()))
+        self._lookup = dict(zip(self._keys_ids[keys].tolist(), keys.tolist(), strict=True))
         self._tombstones = set(st["tombstones"])
         return self
 
     # ---- convenience ---------------------------------------------------------------------------------------
     @classmethod
-    def from_encoder(cls, encoder: Any, skeletons: Any, ids: Sequence[Any] | None = None,
-                     labels: Sequence[Any] | None = None, metadata: Sequence[Any] | None = None, *,
-                     batch_size: int = 64, device: str | None = None, **kwargs: Any) -> Retriever:
+    def from_encoder(
+        cls,
+        encoder: Any,
+        skeletons: Any,
+        ids: Sequence[Any] | None = None,
+        labels: Sequence[Any] | None = None,
+        metadata: Sequence[Any] | None = None,
+        *,
+        batch_size: int = 64,
+        device: str | None = None,
+        **kwargs: Any,
+    ) -> Retriever:
         """Embed skeletons with an encoder and index them, recording the encoder's config in ``info``.
 
         Args:

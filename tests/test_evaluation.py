@@ -21,8 +21,14 @@ from slimkit.evaluation import (  # noqa: E402
 )
 
 
-def clusters(rng: np.random.Generator, n: int, classes: int = 10, dim: int = 32, spread: float = 0.3,
-             centers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clusters(
+    rng: np.random.Generator,
+    n: int,
+    classes: int = 10,
+    dim: int = 32,
+    spread: float = 0.3,
+    centers: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if centers is None:
         centers = rng.standard_normal((classes, dim))
     y = rng.integers(0, classes, n)
@@ -38,7 +44,7 @@ def separated():
     return x, y, xt, yt
 
 
-# ---- kNN -------------------------------------------------------------------------------------------------------
+# ---- kNN ---------------------------------------------------------------------------------------------------
 def test_knn_perfect_on_separated_clusters_and_chance_on_shuffled_labels(separated):
     x, y, xt, yt = separated
     for k in (1, 5):
@@ -86,7 +92,7 @@ def test_unseen_test_classes_count_as_errors(separated):
     assert knn_accuracy(x, y, xt, yt2).accuracy == pytest.approx(0.75)
 
 
-# ---- linear probe ----------------------------------------------------------------------------------------------
+# ---- linear probe ------------------------------------------------------------------------------------------
 def test_linear_probe_mamp_recipe_beats_chance(separated):
     x, y, xt, yt = separated
     res = linear_probe(x, y, xt, yt)  # MAMP defaults: 100 epochs, batch 256, SGD lr 0.1
@@ -95,8 +101,16 @@ def test_linear_probe_mamp_recipe_beats_chance(separated):
     bn, fc = res.model
     assert isinstance(bn, nn.BatchNorm1d) and not bn.affine and bn.eps == 1e-6
     assert isinstance(fc, nn.Linear) and fc.weight.shape == (10, 32)
-    for part in ("linear probe (MAMP)", "BatchNorm1d(32, affine=False, eps=1e-6)", "SGD lr 0.1 momentum 0.9 wd 0",
-                 "batch 256", "100 epochs", "cosine", "train 1000 / test 400", "seed 0"):
+    for part in (
+        "linear probe (MAMP)",
+        "BatchNorm1d(32, affine=False, eps=1e-6)",
+        "SGD lr 0.1 momentum 0.9 wd 0",
+        "batch 256",
+        "100 epochs",
+        "cosine",
+        "train 1000 / test 400",
+        "seed 0",
+    ):
         assert part in res.protocol
 
 
@@ -122,7 +136,7 @@ def test_string_labels_and_classes_order(separated):
     assert res.accuracy > 0.9 and res.classes.tolist() == sorted(names.tolist())
 
 
-# ---- semi-supervised -------------------------------------------------------------------------------------------
+# ---- semi-supervised ---------------------------------------------------------------------------------------
 def test_stratified_subset_keeps_every_class_and_is_seeded():
     labels = np.array([0] * 500 + [1] * 300 + [2] * 3 + [3] * 1)
     one = stratified_subset(labels, 0.01, seed=0)
@@ -145,7 +159,7 @@ def test_semi_supervised_on_embeddings(separated):
     assert res.accuracy > 0.9
 
 
-# ---- encoder + raw skeletons -----------------------------------------------------------------------------------
+# ---- encoder + raw skeletons -------------------------------------------------------------------------------
 V, CLASSES = 20, 4
 
 
@@ -222,7 +236,9 @@ def test_finetune_trains_a_copy(skeletons, encoder):
 
 def test_semi_supervised_with_encoder_fine_tunes_on_the_subset(skeletons, encoder):
     x, y, xt, yt = skeletons
-    res = semi_supervised(x, y, xt, yt, fraction=0.1, encoder=encoder, epochs=1, batch_size=4, warmup_epochs=0)
+    res = semi_supervised(
+        x, y, xt, yt, fraction=0.1, encoder=encoder, epochs=1, batch_size=4, warmup_epochs=0
+    )
     assert res.metrics["num_labelled"] == 4 and "fine-tuning" in res.protocol
 
 
@@ -243,7 +259,7 @@ def test_dataset_labels_are_read_when_labels_are_none(skeletons, encoder):
     assert res.accuracy == 1.0
 
 
-# ---- errors ----------------------------------------------------------------------------------------------------
+# ---- errors ------------------------------------------------------------------------------------------------
 def test_errors_name_the_argument(separated, skeletons):
     x, y, xt, yt = separated
     with pytest.raises(ValueError, match="train_labels: expected 1000 labels"):

@@ -1,4 +1,5 @@
-"""Retriever: exactness against numpy, ANN recall, ids/labels/metadata, removal, persistence, errors, threads."""
+"""Retriever: exactness against numpy, ANN recall, ids/labels/metadata, removal, persistence, errors,
+threads."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def unit(a: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(42)
-    return rng.standard_normal((3000, 32)).astype(np.float32), rng.standard_normal((40, 32)).astype(np.float32)
+    return rng.standard_normal((3000, 32)).astype(np.float32), rng.standard_normal((40, 32)).astype(
+        np.float32
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,9 @@ def big():
 
 
 def recall_at_10(found: np.ndarray, gt: np.ndarray) -> float:
-    return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, gt)]))
+    return float(
+        np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, gt, strict=True)])
+    )
 
 
 # ---- exactness ---------------------------------------------------------------------------------------------
@@ -154,8 +159,12 @@ def test_string_ids_labels_and_metadata(data):
     x, _ = data
     r = Retriever(32, device="cpu")
     names = [f"clip_{i:04d}" for i in range(300)]
-    r.add(x[:300], ids=names, labels=[f"action{i % 7}" for i in range(300)],
-          metadata=[{"frame": i} for i in range(300)])
+    r.add(
+        x[:300],
+        ids=names,
+        labels=[f"action{i % 7}" for i in range(300)],
+        metadata=[{"frame": i} for i in range(300)],
+    )
     res = r.search(x[[5, 17]], k=3)
     assert res.ids[:, 0].tolist() == ["clip_0005", "clip_0017"]
     assert res.labels[:, 0].tolist() == ["action5", "action3"]
@@ -178,7 +187,7 @@ def test_remove(index, data):
     res = r.search(x[:100], k=5)
     assert not set(gone) & set(res.ids.ravel().tolist())
     # every hit's label still matches its id after removal (no shifted mappings)
-    for i, lab in zip(res.ids.ravel(), res.labels.ravel()):
+    for i, lab in zip(res.ids.ravel(), res.labels.ravel(), strict=True):
         assert i == f"s{lab}"
     r.add(x[:1], ids=["s0"])  # a removed id can be added again
     assert r.search(x[:1], k=1).ids[0, 0] == "s0"
@@ -203,8 +212,12 @@ def test_hnsw_tombstones_compact_after_a_quarter(data):
 def test_save_load_round_trip(index, data, tmp_path):
     x, q = data
     r = Retriever(32, index=index, device="cpu", train_size=1000, info={"encoder": "org/model"})
-    r.add(x[:1500], ids=[f"v{i}" for i in range(1500)], labels=[i % 5 for i in range(1500)],
-          metadata=[{"i": i} for i in range(1500)])
+    r.add(
+        x[:1500],
+        ids=[f"v{i}" for i in range(1500)],
+        labels=[i % 5 for i in range(1500)],
+        metadata=[{"i": i} for i in range(1500)],
+    )
     r.remove(["v3", "v4"])
     before = r.search(q, k=8)
     path = tmp_path / "g.slimidx"
@@ -251,10 +264,10 @@ def test_load_detects_corruption_and_truncation(data, tmp_path):
         Retriever.load(path)
     # a file from a newer slimkit is refused by version, not misread
     hlen = int.from_bytes(raw[18:26], "little")
-    header = json.loads(raw[26:26 + hlen])
+    header = json.loads(raw[26 : 26 + hlen])
     header["format_version"] = FORMAT_VERSION + 1
     head = json.dumps(header).encode()
-    path.write_bytes(raw[:18] + len(head).to_bytes(8, "little") + head + raw[26 + hlen:])
+    path.write_bytes(raw[:18] + len(head).to_bytes(8, "little") + head + raw[26 + hlen :])
     with pytest.raises(ValueError, match="format_version"):
         Retriever.load(path)
     path.write_bytes(raw)
@@ -294,7 +307,11 @@ def test_input_errors_name_the_argument(data):
     with pytest.raises(ValueError, match="k: expected a positive int"):
         r.search(x[:1], k=0)
     assert len(r) == 3 and r.faiss_index.ntotal == 3
-    for kwargs, arg in ((dict(metric="dot"), "metric"), (dict(index="pq"), "index"), (dict(device="tpu"), "device")):
+    for kwargs, arg in (
+        (dict(metric="dot"), "metric"),
+        (dict(index="pq"), "index"),
+        (dict(device="tpu"), "device"),
+    ):
         with pytest.raises(ValueError, match=arg):
             Retriever(32, **kwargs)
 
@@ -314,8 +331,10 @@ def test_missing_faiss_names_both_extras(monkeypatch):
 
 
 def test_import_slimkit_does_not_import_faiss():
-    code = ("import sys, slimkit, slimkit.retrieval, slimkit.evaluation; "
-            "slimkit.Retriever; slimkit.knn_accuracy; assert 'faiss' not in sys.modules, 'faiss imported'")
+    code = (
+        "import sys, slimkit, slimkit.retrieval, slimkit.evaluation; "
+        "slimkit.Retriever; slimkit.knn_accuracy; assert 'faiss' not in sys.modules, 'faiss imported'"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
@@ -340,7 +359,7 @@ def test_eight_threads_search_like_sequential(big):
         t.start()
     for t in threads:
         t.join()
-    for w, g in zip(want, got):
+    for w, g in zip(want, got, strict=True):
         np.testing.assert_array_equal(w.ids, g.ids)
         np.testing.assert_array_equal(w.scores, g.scores)
 
@@ -363,7 +382,7 @@ def test_adds_and_removes_during_searches_stay_consistent(data):
     for t in readers:
         t.start()
     for s in range(500, 3000, 250):
-        r.add(x[s:s + 250], ids=range(s, s + 250), labels=list(range(s, s + 250)))
+        r.add(x[s : s + 250], ids=range(s, s + 250), labels=list(range(s, s + 250)))
         r.remove(list(range(s - 500, s - 400)))
     stop.set()
     for t in readers:
