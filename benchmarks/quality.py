@@ -118,7 +118,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--only", nargs="*", default=None, help="subset of: raw random slim slim_random mae")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not DATA.is_dir():
         sys.exit(f"NW-UCLA not found at {DATA}")
     torch.manual_seed(args.seed)
@@ -154,8 +158,15 @@ def main() -> None:
         secs = time.perf_counter() - t0
         enc = tr.encoder.eval()
         label = "SLiM (semantic tube masking)" if name == "slim" else "SLiM with random token masking"
-        rows += evaluate(label, enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
-                         {**common, "pretrain_seconds": round(secs, 1)})
+        got = evaluate(label, enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
+                       {**common, "pretrain_seconds": round(secs, 1)})
+        rows += got
+        # keep the encoder with its measured numbers on its card (the packaged model comes from here)
+        enc.card_info["results"] = {f"NW-UCLA cross-view {r['metric'].replace('_', ' ')}": f"{r['value']} %"
+                                    for r in got}
+        enc.card_info["protocol"] = (f"Pretrained {args.steps} steps x batch {args.batch_size} (seed {args.seed}) "
+                                     f"by `python benchmarks/quality.py`; " + " / ".join(r["protocol"] for r in got))
+        enc.save_pretrained(Path(args.out) / name / "final")
     if "mae" in todo:
         mc = (mae_small if args.preset == "small" else mae_tiny)(
             encoder=cfg.replace(token_groups="joint", t_patch=4))
