@@ -294,7 +294,7 @@ class SemanticTubeMask(_Mask):
         cost = torch.zeros(batch_size, k * slots, device=dev, dtype=torch.long)
         cost.scatter_add_(1, unit.flatten(1), torch.ones_like(unit.flatten(1)))
         prio = _uniform(generator, (batch_size, k * slots), dev)
-        order = prio.argsort(dim=1)
+        order = prio.argsort(dim=1, stable=True)
         cum = cost.gather(1, order).cumsum(1) - cost.gather(1, order)  # tokens masked before each unit
         before = torch.empty_like(cum).scatter_(1, order, cum)  # back to unit order
         mask = before.gather(1, unit.flatten(1)) + idx_in_unit.flatten(1) < n_mask

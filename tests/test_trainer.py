@@ -217,3 +217,14 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     # rank 0 alone wrote checkpoints and metrics
     assert (multi / "run" / "checkpoint-3").is_dir() and not list((multi / "run").glob("*.tmp"))
     assert len(loss_multi) == 3
+
+
+def test_2d_keypoints_with_scores(tmp_path, rng):
+    seqs = []
+    for _ in range(8):
+        xy = random_walk(rng, int(rng.integers(12, 30)), 17, c=2)
+        score = rng.uniform(0, 1, size=xy.shape[:-1] + (1,)).astype(np.float32)  # low scores = missing
+        seqs.append(np.concatenate([xy, score], -1))
+    cfg = SLiMConfig.tiny(layout="coco17", in_channels=2, min_score=0.3, num_frames=16)
+    out = Trainer(cfg, seqs, output_dir=tmp_path, epochs=1, batch_size=4, num_workers=0).fit()
+    assert out["step"] == 2 and np.isfinite(out["loss"])
