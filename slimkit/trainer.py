@@ -71,6 +71,8 @@ logger = logging.getLogger("slimkit")
 
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
 _NO_DECAY = ("patch_bias", "time_embed", "group_embed", "mask_token")
+_CKPT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "teacher.safetensors", "training_state.pt",
+               "trainer_state.json")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -438,12 +440,12 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:
-        """Complete checkpoints in ``output_dir``, oldest first."""
+        """Complete checkpoints in ``output_dir`` (every file present), oldest first."""
         if not self.output_dir.is_dir():
             return []
         found = [(int(m.group(1)), p) for p in self.output_dir.iterdir()
                  if p.is_dir() and (m := _CKPT_RE.match(p.name))]
-        return [p for _, p in sorted(found)]
+        return [p for _, p in sorted(found) if all((p / f).is_file() for f in _CKPT_FILES)]
 
     def _save(self, model: SLiMPretrainModel, teacher: _Teacher, opt: torch.optim.Optimizer,
               sched: torch.optim.lr_scheduler.LRScheduler, epoch: int, step_in_epoch: int) -> None:

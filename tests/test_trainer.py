@@ -109,6 +109,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     mid.mkdir()
     shutil.copytree(tmp_path / "full" / "checkpoint-4", mid / "checkpoint-4")
     (mid / "checkpoint-7.tmp").mkdir()  # a save cut by a kill: ignored and cleaned up
+    (mid / "checkpoint-8").mkdir()  # an incomplete folder (not written by slimkit): ignored, then replaced
+    (mid / "checkpoint-8" / "config.json").write_text("{}")
     resumed = _run(mid)
     assert not (mid / "checkpoint-7.tmp").exists()
     _assert_same(_weights(resumed.encoder), ref_student)
