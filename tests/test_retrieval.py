@@ -426,3 +426,79 @@ def test_forked_child_can_search_after_parent_did():
         p.kill()
     assert not hung, "forked child hung in faiss search"
     assert out.get(timeout=5)[:5] == [0, 1, 2, 3, 4]
+
+
+# ---- GPU routing (simulated: no GPU here) ----------------------------------------------------------------
+class _FakeGpu:
+    """Stands in for faiss-gpu's API: a "GPU index" is a CPU clone that counts its searches."""
+
+    def __init__(self) -> None:
+        self.clones = 0
+        self.searches = 0
+        self.nprobe: list[int] = []
+        fake = self
+
+        class Resources:
+            pass
+
+        class ParameterSpace:
+            def set_index_parameter(self, index, name, value):
+                assert name == "nprobe"
+                fake.nprobe.append(value)
+                index.inner.nprobe = value
+
+        class GpuIndex:
+            def __init__(self, inner):
+                self.inner = inner
+
+            def search(self, q, k):
+                assert k <= 2048, "the GPU path must not see k > 2048"
+                fake.searches += 1
+                return self.inner.search(q, k)
+
+        def to_gpu(res, device, index):
+            assert isinstance(res, Resources) and device == 0
+            fake.clones += 1
+            return GpuIndex(faiss.clone_index(index))
+
+        self.Resources, self.ParameterSpace, self.to_gpu = Resources, ParameterSpace, to_gpu
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    fake = _FakeGpu()
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", fake.Resources, raising=False)
+    monkeypatch.setattr(faiss, "GpuParameterSpace", fake.ParameterSpace, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", fake.to_gpu, raising=False)
+    return fake
+
+
+def test_gpu_routing_with_a_simulated_gpu(fake_gpu, data):
+    x, q = data
+    r = Retriever(32)  # device="auto" picks the GPU when faiss-gpu reports one
+    cpu = Retriever(32, device="cpu")
+    assert r.device == "cuda:0" and cpu.device == "cpu"
+    r.add(x[:1000])
+    cpu.add(x[:1000])
+    np.testing.assert_array_equal(r.search(q, k=5).ids, cpu.search(q, k=5).ids)
+    r.search(q, k=5)
+    assert (fake_gpu.clones, fake_gpu.searches) == (1, 2)  # cloned once, then reused
+    r.add(x[1000:1100])  # a mutation invalidates the GPU copy
+    cpu.add(x[1000:1100])
+    np.testing.assert_array_equal(r.search(q, k=5).ids, cpu.search(q, k=5).ids)
+    assert fake_gpu.clones == 2
+    big = r.search(q[:2], k=2049)  # above the GPU limit: CPU fallback
+    assert fake_gpu.searches == 3 and big.ids.shape == (2, 2049) and (big.ids[:, 1100:] == -1).all()
+
+    h = Retriever(32, index="hnsw")  # HNSW has no GPU version: stays on the CPU
+    h.add(x[:200])
+    h.search(q, k=3)
+    assert fake_gpu.searches == 3
+
+    ivf = Retriever(32, index="ivf", nlist=16, train_size=1000)
+    ivf.add(x)
+    assert ivf.is_trained
+    ivf.search(q, k=3)
+    ivf.search(q, k=3, nprobe=16)
+    assert fake_gpu.nprobe == [2, 16] and fake_gpu.searches == 5  # default nprobe = nlist // 8
