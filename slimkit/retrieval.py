@@ -249,8 +249,9 @@ class Retriever:
             list gets enough training points.
         nprobe: IVF lists visited per query; ``None`` uses ``max(1, nlist // 8)``. Higher: better recall,
             slower.
-        train_size: IVF only. Vectors are kept in an exact flat index until this many have been added; the IVF
-            is then trained on all of them and they move into it. Call :meth:`train` to train earlier.
+        train_size: IVF only. Vectors are kept in an exact flat index until this many (and at least ``nlist``)
+            have been added; the IVF is then trained on all of them and they move into it. Call :meth:`train`
+            to train earlier.
         hnsw_m: HNSW graph degree ``M``.
         ef_construction: HNSW build-time beam width.
         ef_search: HNSW search beam width (higher = better recall, slower); at least ``k`` is used.
@@ -473,9 +474,13 @@ class Retriever:
             keys = np.arange(self._next_key, self._next_key + n, dtype=np.int64)
             faiss = _faiss()
             with self._threads():
-                if not self._trained and self._stored_count() + n >= self.train_size:
+                if not self._trained and self._stored_count() + n >= max(self.train_size, self.nlist or 0):
                     self._index.add_with_ids(x, keys)  # joins the flat phase, then everything moves to IVF
-                    self._train_from_stored(faiss)
+                    try:
+                        self._train_from_stored(faiss)
+                    except BaseException:
+                        self._index.remove_ids(faiss.IDSelectorBatch(keys))  # leave no half-added items
+                        raise
                 else:
                     for s in range(0, n, batch_size):
                         self._index.add_with_ids(x[s : s + batch_size], keys[s : s + batch_size])
