@@ -242,21 +242,15 @@ def test_semi_supervised_with_encoder_fine_tunes_on_the_subset(skeletons, encode
     assert res.metrics["num_labelled"] == 4 and "fine-tuning" in res.protocol
 
 
-def test_dataset_labels_are_read_when_labels_are_none(skeletons, encoder):
+def test_skeleton_dataset_labels_are_read_when_labels_are_none(skeletons, encoder):
+    from slimkit.data import SkeletonDataset
+
     x, y, xt, yt = skeletons
-
-    class DS:
-        def __init__(self, seqs, labels):
-            self.seqs, self.labels = seqs, labels
-
-        def __len__(self):
-            return len(self.seqs)
-
-        def __getitem__(self, i):
-            return self.seqs[i], int(self.labels[i])
-
-    res = knn_accuracy(DS(x, y), None, DS(xt, yt), None, encoder=encoder)
-    assert res.accuracy == 1.0
+    train = SkeletonDataset([s[None] for s in x], labels=y.tolist(), layout="kinect20")
+    test = SkeletonDataset([s[None] for s in xt], labels=yt.tolist(), layout="kinect20")
+    assert knn_accuracy(train, None, test, None, encoder=encoder).accuracy == 1.0
+    res = semi_supervised(train, None, test, None, fraction=0.1, encoder=encoder, epochs=1, batch_size=4)
+    assert res.metrics["num_labelled"] == 4 and res.metrics["num_test"] == len(xt)
 
 
 # ---- errors ------------------------------------------------------------------------------------------------
