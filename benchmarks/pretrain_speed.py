@@ -50,9 +50,20 @@ def main() -> None:
     for preset in args.presets:
         cfg = getattr(SLiMConfig, preset)()
         with tempfile.TemporaryDirectory() as d:
-            tr = Trainer(cfg, data, output_dir=d, epochs=1, batch_size=args.batch_size, max_steps=total,
-                         log_every=args.warmup, save_every=10**9, device=args.device, precision=args.precision,
-                         num_workers=args.num_workers, show_progress_bar=False)
+            tr = Trainer(
+                cfg,
+                data,
+                output_dir=d,
+                epochs=1,
+                batch_size=args.batch_size,
+                max_steps=total,
+                log_every=args.warmup,
+                save_every=10**9,
+                device=args.device,
+                precision=args.precision,
+                num_workers=args.num_workers,
+                show_progress_bar=False,
+            )
             t0 = time.perf_counter()
             tr.fit()
             wall = time.perf_counter() - t0
@@ -60,15 +71,31 @@ def main() -> None:
         measured = [r for r in recs if "samples_per_s" in r and r["step"] > args.warmup]
         sps = float(np.mean([r["samples_per_s"] for r in measured])) if measured else float("nan")
         dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        print(json.dumps({
-            "figure": "pretrain_samples_per_s", "preset": preset, "samples_per_s": round(sps, 2),
-            "step_s": round(args.batch_size / sps, 4), "batch_size": args.batch_size, "measured_steps": args.steps,
-            "views": f"{cfg.num_global_views}x{cfg.num_frames}f + {cfg.num_local_views}x{cfg.local_view_frames}f",
-            "tokens_per_person": tr.encoder.num_tokens(), "mask": f"{cfg.mask_type}@{cfg.mask_ratio}",
-            "device": dev, "precision": args.precision, "torch_threads": torch.get_num_threads(),
-            "num_workers": args.num_workers, "wall_s_incl_setup": round(wall, 1), "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "figure": "pretrain_samples_per_s",
+                    "preset": preset,
+                    "samples_per_s": round(sps, 2),
+                    "step_s": round(args.batch_size / sps, 4),
+                    "batch_size": args.batch_size,
+                    "measured_steps": args.steps,
+                    "views": f"{cfg.num_global_views}x{cfg.num_frames}f + "
+                    f"{cfg.num_local_views}x{cfg.local_view_frames}f",
+                    "tokens_per_person": tr.encoder.num_tokens(),
+                    "mask": f"{cfg.mask_type}@{cfg.mask_ratio}",
+                    "device": dev,
+                    "precision": args.precision,
+                    "torch_threads": torch.get_num_threads(),
+                    "num_workers": args.num_workers,
+                    "wall_s_incl_setup": round(wall, 1),
+                    "torch": torch.__version__,
+                    "cpu": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

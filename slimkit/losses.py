@@ -47,8 +47,13 @@ class MaskedFeatureLoss(nn.Module):
             raise ValueError(f"beta: expected > 0, got {beta!r}")
         self.kind, self.beta, self.normalize_target = kind, float(beta), bool(normalize_target)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                present: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor,
+        present: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Compute the loss.
 
         Args:
@@ -61,15 +66,19 @@ class MaskedFeatureLoss(nn.Module):
             Scalar float32 loss.
         """
         if pred.shape != target.shape or pred.ndim != 4:
-            raise ValueError(f"pred, target: expected equal (N, M, L, D) shapes, got {tuple(pred.shape)} and "
-                             f"{tuple(target.shape)}")
+            raise ValueError(
+                f"pred, target: expected equal (N, M, L, D) shapes, got {tuple(pred.shape)} and "
+                f"{tuple(target.shape)}"
+            )
         n, m, length, d = pred.shape
         if mask.dtype != torch.bool:
             raise TypeError(f"mask: expected a bool tensor, got {mask.dtype}")
         if mask.ndim == 2:
             mask = mask[:, None]
         if mask.shape[0] != n or mask.shape[-1] != length or mask.shape[1] not in (1, m):
-            raise ValueError(f"mask: expected ({n}, {length}) or ({n}, {m}, {length}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask: expected ({n}, {length}) or ({n}, {m}, {length}), got {tuple(mask.shape)}"
+            )
         p = pred.float()
         t = target.detach().float()
         if self.normalize_target:
@@ -138,8 +147,10 @@ class GlobalLocalContrastiveLoss(nn.Module):
             Scalar float32 loss.
         """
         if not keys or len(queries) < len(keys):
-            raise ValueError(f"queries, keys: expected at least one key and as many queries as keys, got "
-                             f"{len(queries)} queries and {len(keys)} keys")
+            raise ValueError(
+                f"queries, keys: expected at least one key and as many queries as keys, got "
+                f"{len(queries)} queries and {len(keys)} keys"
+            )
         n = keys[0].shape[0]
         for name, ts in (("queries", queries), ("keys", keys)):
             for i, t in enumerate(ts):
@@ -148,7 +159,10 @@ class GlobalLocalContrastiveLoss(nn.Module):
         offset = 0
         if self.gather and dist.is_available() and dist.is_initialized():
             offset = dist.get_rank() * n
-        ks = [F.normalize(gather_no_grad(k.float()) if self.gather else k.detach().float(), dim=-1) for k in keys]
+        ks = [
+            F.normalize(gather_no_grad(k.float()) if self.gather else k.detach().float(), dim=-1)
+            for k in keys
+        ]
         qs = [F.normalize(q.float(), dim=-1) for q in queries]
         pairs = [(i, g) for i in range(len(qs)) for g in range(len(ks)) if i != g]
         if not pairs:
@@ -168,15 +182,27 @@ class SLiMLoss(nn.Module):
         mfm_kind: MFM per-token loss kind.
     """
 
-    def __init__(self, mfm_weight: float = 1.0, glcl_weight: float = 1.0, temperature: float = 0.1,
-                 mfm_kind: str = "smooth_l1") -> None:
+    def __init__(
+        self,
+        mfm_weight: float = 1.0,
+        glcl_weight: float = 1.0,
+        temperature: float = 0.1,
+        mfm_kind: str = "smooth_l1",
+    ) -> None:
         super().__init__()
         self.mfm_weight, self.glcl_weight = float(mfm_weight), float(glcl_weight)
         self.mfm = MaskedFeatureLoss(mfm_kind)
         self.glcl = GlobalLocalContrastiveLoss(temperature)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, present: torch.Tensor | None,
-                queries: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor,
+        present: torch.Tensor | None,
+        queries: Sequence[torch.Tensor],
+        keys: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute both losses and their weighted sum.
 
         Args:

@@ -12,10 +12,11 @@ One optimizer step on a batch of ``N`` sequences:
 1. the loader yields each sequence cleaned by :func:`slimkit.preprocessing.standardize` (missing joints
    ``NaN``, empty frames dropped, persons padded to ``max_persons``) and padded in time to the batch's
    longest, with its valid length and its dataset index;
-2. on the training device, each sequence gets ``num_global_views`` global views (crop of ``U[global_crop_min, 1]``
-   of its valid frames resampled to ``num_frames``) and ``num_local_views`` local views (``U[local_crop_min,
-   local_crop_max]``, resampled to ``config.local_view_frames``), each augmented independently
-   (:func:`slimkit.transforms.default_augmentation`), and a mask per global view (``config.mask_type``);
+2. on the training device, each sequence gets ``num_global_views`` global views (crop of
+   ``U[global_crop_min, 1]`` of its valid frames resampled to ``num_frames``) and ``num_local_views`` local
+   views (``U[local_crop_min, local_crop_max]``, resampled to ``config.local_view_frames``), each augmented
+   independently (:func:`slimkit.transforms.default_augmentation`), and a mask per global view
+   (``config.mask_type``);
    all random draws come from a :class:`~slimkit.transforms.PerSampleGenerator` keyed by (seed, epoch,
    dataset index), so a sequence gets the same views in any process, batch or resumed run;
 3. the EMA teacher (encoder + projector, never wrapped in DDP) encodes the unmasked global views; the student
@@ -71,8 +72,14 @@ logger = logging.getLogger("slimkit")
 
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
 _NO_DECAY = ("patch_bias", "time_embed", "group_embed", "mask_token")
-_CKPT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "teacher.safetensors", "training_state.pt",
-               "trainer_state.json")
+_CKPT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "heads.safetensors",
+    "teacher.safetensors",
+    "training_state.pt",
+    "trainer_state.json",
+)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -119,11 +126,13 @@ class _ResumableSampler(DistributedSampler):
     """``DistributedSampler`` (shuffled per epoch, ``drop_last``) that can start in the middle of an epoch."""
 
     def __init__(self, dataset: Dataset, num_replicas: int, rank: int, seed: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
         self.start = 0
 
     def __iter__(self):
-        return iter(list(super().__iter__())[self.start:])
+        return iter(list(super().__iter__())[self.start :])
 
     def __len__(self) -> int:
         return self.num_samples - self.start
@@ -152,9 +161,14 @@ class SLiMPretrainModel(nn.Module):
         self.mfm_loss = MaskedFeatureLoss()
         self.glcl_loss = GlobalLocalContrastiveLoss(c.temperature)
 
-    def forward(self, global_views: torch.Tensor, mask: torch.Tensor, local_views: torch.Tensor | None,
-                teacher_tokens: torch.Tensor, teacher_keys: Sequence[torch.Tensor]
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        global_views: torch.Tensor,
+        mask: torch.Tensor,
+        local_views: torch.Tensor | None,
+        teacher_tokens: torch.Tensor,
+        teacher_keys: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss of one batch.
 
         Args:
@@ -218,7 +232,8 @@ def _world() -> int:
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:
-    """Seed of torch's global generator at one step (drop-path); a pure function, so resuming needs no state."""
+    """Seed of torch's global generator at one step (drop-path): a pure function, so resuming needs no
+    generator state."""
     return (seed * 1_000_003 + step * 7919 + rank * 104_729) % (2**63 - 1)
 
 
@@ -232,7 +247,9 @@ def _labels_of(data: Any, labels: Any, name: str) -> np.ndarray:
     except Exception:  # noqa: BLE001 - any shape of item that is not (sequence, label)
         out = None
     if out is None or not all(isinstance(v, (int, np.integer)) for v in out):
-        raise ValueError(f"{name}: could not find labels; pass eval_labels or a dataset of (sequence, label) items")
+        raise ValueError(
+            f"{name}: could not find labels; pass eval_labels or a dataset of (sequence, label) items"
+        )
     return np.asarray(out)
 
 
@@ -253,10 +270,10 @@ def knn_top1(embeddings: torch.Tensor, labels: np.ndarray | torch.Tensor, chunk:
         raise ValueError(f"labels: expected {z.shape[0]} labels for at least 2 embeddings, got {y.shape[0]}")
     hits = 0
     for s in range(0, z.shape[0], chunk):
-        sim = z[s: s + chunk] @ z.T
+        sim = z[s : s + chunk] @ z.T
         rows = torch.arange(sim.shape[0], device=z.device)
         sim[rows, rows + s] = -float("inf")
-        hits += int((y[sim.argmax(1)] == y[s: s + chunk]).sum())
+        hits += int((y[sim.argmax(1)] == y[s : s + chunk]).sum())
     return hits / z.shape[0]
 
 
@@ -293,7 +310,8 @@ class Trainer:
         max_steps: Stop after this many optimizer steps in total. Unlike Hugging Face's Trainer it does *not*
             rescale the schedule, so ``fit()`` with ``max_steps=k`` then ``fit()`` again equals one run.
         seed: Seed of the initial weights, the data order, the views and the masks.
-        num_workers: DataLoader workers (cleaning runs there); ``None`` = 0 on CPU, ``min(8, cpus / world)`` on CUDA.
+        num_workers: DataLoader workers (cleaning runs there); ``None`` = 0 on CPU, ``min(8, cpus / world)``
+            on CUDA.
         save_every: Checkpoint every this many steps (also at each epoch end and at the end of ``fit``).
         save_total_limit: Checkpoints kept (the newest); ``None`` keeps all.
         log_every: Steps per metrics record (``metrics.jsonl``, progress bar, TensorBoard).
@@ -344,7 +362,9 @@ class Trainer:
             if allow_none and v is None:
                 return
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}: expected a positive int{' or None' if allow_none else ''}, got {v!r}")
+                raise ValueError(
+                    f"{name}: expected a positive int{' or None' if allow_none else ''}, got {v!r}"
+                )
 
         pos_int(epochs, "epochs")
         pos_int(batch_size, "batch_size")
@@ -378,38 +398,51 @@ class Trainer:
         elif isinstance(config_or_encoder, (str, os.PathLike)):
             encoder = SLiMEncoder.from_pretrained(config_or_encoder)
         else:
-            raise TypeError(f"config_or_encoder: expected a SLiMConfig, a dict, a SLiMEncoder or a pretrained "
-                            f"name, got {type(config_or_encoder).__name__}")
+            raise TypeError(
+                f"config_or_encoder: expected a SLiMConfig, a dict, a SLiMEncoder or a pretrained "
+                f"name, got {type(config_or_encoder).__name__}"
+            )
         self.encoder: SLiMEncoder = encoder
         self.config: SLiMConfig = encoder.config
         self.output_dir = Path(output_dir)
         self.epochs, self.batch_size, self.lr = epochs, batch_size, float(lr)
-        self.weight_decay, self.warmup_steps, self.min_lr_ratio = float(weight_decay), warmup_steps, float(min_lr_ratio)
+        self.weight_decay, self.warmup_steps, self.min_lr_ratio = (
+            float(weight_decay),
+            warmup_steps,
+            float(min_lr_ratio),
+        )
         self.grad_clip = grad_clip
         self.device_arg, self.precision = device, precision
         self.max_steps, self.seed, self.num_workers = max_steps, seed, num_workers
         self.save_every, self.save_total_limit, self.log_every = save_every, save_total_limit, log_every
         self.eval_every, self.compile, self.show_progress_bar = eval_every, bool(compile), show_progress_bar
         self.tensorboard = tensorboard
-        self.source = SequenceSource(train_data, input_format, encoder.layout.num_joints,
-                                     self.config.in_channels, name="train_data")
+        self.source = SequenceSource(
+            train_data, input_format, encoder.layout.num_joints, self.config.in_channels, name="train_data"
+        )
         self.dataset = PretrainDataset(self.source, self.config)
         self.dataset[0]  # fail fast on a shape or layout mismatch
         if batch_size > len(self.dataset):
-            logger.warning("batch_size=%d is larger than the training set; using %d", batch_size, len(self.dataset))
+            logger.warning(
+                "batch_size=%d is larger than the training set; using %d", batch_size, len(self.dataset)
+            )
             self.batch_size = len(self.dataset)
         if augmentation == "default":
             augmentation = default_augmentation(self.config.layout)
         self.augmentation = augmentation
         self.eval_source, self.eval_data, self.input_format = None, eval_data, input_format
         if eval_data is not None:
-            self.eval_source = SequenceSource(eval_data, input_format, encoder.layout.num_joints,
-                                              self.config.in_channels, name="eval_data")
+            self.eval_source = SequenceSource(
+                eval_data, input_format, encoder.layout.num_joints, self.config.in_channels, name="eval_data"
+            )
             self.eval_labels = _labels_of(eval_data, eval_labels, "eval_data")
             if len(self.eval_labels) != len(self.eval_source):
-                raise ValueError(f"eval_labels: expected {len(self.eval_source)} labels, got {len(self.eval_labels)}")
+                raise ValueError(
+                    f"eval_labels: expected {len(self.eval_source)} labels, got {len(self.eval_labels)}"
+                )
         self.data_description = data_description or (
-            f"{len(self.source)} sequences ({type(train_data).__name__})")
+            f"{len(self.source)} sequences ({type(train_data).__name__})"
+        )
         self.global_step = 0
         self.history: list[dict[str, Any]] = []
 
@@ -443,12 +476,22 @@ class Trainer:
         """Complete checkpoints in ``output_dir`` (every file present), oldest first."""
         if not self.output_dir.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in self.output_dir.iterdir()
-                 if p.is_dir() and (m := _CKPT_RE.match(p.name))]
+        found = [
+            (int(m.group(1)), p)
+            for p in self.output_dir.iterdir()
+            if p.is_dir() and (m := _CKPT_RE.match(p.name))
+        ]
         return [p for _, p in sorted(found) if all((p / f).is_file() for f in _CKPT_FILES)]
 
-    def _save(self, model: SLiMPretrainModel, teacher: _Teacher, opt: torch.optim.Optimizer,
-              sched: torch.optim.lr_scheduler.LRScheduler, epoch: int, step_in_epoch: int) -> None:
+    def _save(
+        self,
+        model: SLiMPretrainModel,
+        teacher: _Teacher,
+        opt: torch.optim.Optimizer,
+        sched: torch.optim.lr_scheduler.LRScheduler,
+        epoch: int,
+        step_in_epoch: int,
+    ) -> None:
         if _rank() != 0:
             return
         step = self.global_step
@@ -459,9 +502,11 @@ class Trainer:
         with open(tmp / "config.json", "w", encoding="utf-8") as f:
             json.dump(self.config.to_dict(), f, indent=2, sort_keys=True)
         save_weights(model.encoder, tmp / "model.safetensors")
-        heads = {f"{name}.{k}": v.detach().cpu().contiguous()
-                 for name in ("mfm_head", "projector", "predictor")
-                 for k, v in getattr(model, name).state_dict().items()}
+        heads = {
+            f"{name}.{k}": v.detach().cpu().contiguous()
+            for name in ("mfm_head", "projector", "predictor")
+            for k, v in getattr(model, name).state_dict().items()
+        }
         save_file(heads, str(tmp / "heads.safetensors"))
         save_weights(teacher, tmp / "teacher.safetensors")
         np_state = np.random.get_state()
@@ -470,7 +515,13 @@ class Trainer:
             "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy_rng": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "numpy_rng": [
+                np_state[0],
+                np_state[1].tolist(),
+                int(np_state[2]),
+                int(np_state[3]),
+                float(np_state[4]),
+            ],
             "python_rng": random.getstate(),
         }
         torch.save(state, tmp / "training_state.pt")
@@ -494,35 +545,58 @@ class Trainer:
         logger.info("saved %s", final)
 
     def _args(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "warmup_steps": self.warmup_steps,
-                "min_lr_ratio": self.min_lr_ratio, "grad_clip": self.grad_clip, "seed": self.seed,
-                "num_examples": len(self.dataset)}
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "warmup_steps": self.warmup_steps,
+            "min_lr_ratio": self.min_lr_ratio,
+            "grad_clip": self.grad_clip,
+            "seed": self.seed,
+            "num_examples": len(self.dataset),
+        }
 
-    def _load(self, path: Path, model: SLiMPretrainModel, teacher: _Teacher, opt: torch.optim.Optimizer,
-              sched: torch.optim.lr_scheduler.LRScheduler) -> tuple[int, int]:
+    def _load(
+        self,
+        path: Path,
+        model: SLiMPretrainModel,
+        teacher: _Teacher,
+        opt: torch.optim.Optimizer,
+        sched: torch.optim.lr_scheduler.LRScheduler,
+    ) -> tuple[int, int]:
         info = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
         if info["config"] != self.config.to_dict():
             diff = sorted(k for k in info["config"] if info["config"][k] != self.config.to_dict().get(k))
-            raise ValueError(f"{path}: checkpoint config differs from this trainer's config in {diff}; use "
-                             "another output_dir or the same config")
+            raise ValueError(
+                f"{path}: checkpoint config differs from this trainer's config in {diff}; use "
+                "another output_dir or the same config"
+            )
         mine = self._args()
         for k in ("batch_size", "seed", "epochs", "num_examples"):
             if info["args"].get(k) != mine[k]:
-                raise ValueError(f"{path}: checkpoint was trained with {k}={info['args'].get(k)!r}, this trainer "
-                                 f"has {k}={mine[k]!r}; resuming would not continue the same run")
+                raise ValueError(
+                    f"{path}: checkpoint was trained with {k}={info['args'].get(k)!r}, this trainer "
+                    f"has {k}={mine[k]!r}; resuming would not continue the same run"
+                )
         dev = next(model.parameters()).device
-        load_state_strict(model.encoder, load_file(str(path / "model.safetensors"), device=str(dev)), str(path))
+        load_state_strict(
+            model.encoder, load_file(str(path / "model.safetensors"), device=str(dev)), str(path)
+        )
         heads = load_file(str(path / "heads.safetensors"), device=str(dev))
         for name in ("mfm_head", "projector", "predictor"):
-            sub = {k[len(name) + 1:]: v for k, v in heads.items() if k.startswith(name + ".")}
+            sub = {k[len(name) + 1 :]: v for k, v in heads.items() if k.startswith(name + ".")}
             load_state_strict(getattr(model, name), sub, f"{path}/heads.safetensors:{name}")
         load_state_strict(teacher, load_file(str(path / "teacher.safetensors"), device=str(dev)), str(path))
         state = torch.load(path / "training_state.pt", map_location=dev, weights_only=True)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"].cpu())
-        if state["cuda_rng"] and torch.cuda.is_available() and len(state["cuda_rng"]) == torch.cuda.device_count():
+        if (
+            state["cuda_rng"]
+            and torch.cuda.is_available()
+            and len(state["cuda_rng"]) == torch.cuda.device_count()
+        ):
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         n = state["numpy_rng"]
         np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
@@ -566,7 +640,9 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             if self.tensorboard:
-                raise ImportError("tensorboard=True but TensorBoard is not installed (pip install tensorboard)")
+                raise ImportError(
+                    "tensorboard=True but TensorBoard is not installed (pip install tensorboard)"
+                ) from None
             return None
         return SummaryWriter(str(self.output_dir / "tensorboard"))
 
@@ -583,8 +659,14 @@ class Trainer:
         if self.eval_source is None:
             return {}
         dev = device or next(self.encoder.parameters()).device
-        z = self.encoder.embed(self.eval_data, batch_size=max(1, self.batch_size), device=dev,
-                               convert_to_numpy=False, show_progress_bar=False, input_format=self.input_format)
+        z = self.encoder.embed(
+            self.eval_data,
+            batch_size=max(1, self.batch_size),
+            device=dev,
+            convert_to_numpy=False,
+            show_progress_bar=False,
+            input_format=self.input_format,
+        )
         return {"knn_top1": knn_top1(z, self.eval_labels)}
 
     # ---- training ------------------------------------------------------------------------------------------
@@ -614,8 +696,10 @@ class Trainer:
                 no_decay.append(p)
             else:
                 decay.append(p)
-        groups = [{"params": decay, "weight_decay": self.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
+        groups = [
+            {"params": decay, "weight_decay": self.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         kw = {"fused": True} if device.type == "cuda" else {}
         return torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.999), **kw)
 
@@ -623,7 +707,7 @@ class Trainer:
         """Train until ``epochs`` (or ``max_steps``) are done, resuming from the newest checkpoint.
 
         Returns:
-            The last metrics record (step, loss, mfm, glcl, lr, momentum, samples/s, and knn_top1 if evaluated).
+            The last metrics record (step, loss, mfm, glcl, lr, momentum, samples/s; knn_top1 if evaluated).
         """
         device = self._resolve_device()
         owns_pg = self._setup_distributed(device)
@@ -638,15 +722,20 @@ class Trainer:
         c = self.config
         rank, world = _rank(), _world()
         if self.batch_size % world:
-            raise ValueError(f"batch_size: expected a multiple of the world size {world}, got {self.batch_size}")
+            raise ValueError(
+                f"batch_size: expected a multiple of the world size {world}, got {self.batch_size}"
+            )
         local_batch = self.batch_size // world
         spe = self.steps_per_epoch(world)
         if spe < 1:
-            raise ValueError(f"batch_size: {self.batch_size} is larger than the training set "
-                             f"({len(self.dataset)} sequences over {world} processes); lower it")
+            raise ValueError(
+                f"batch_size: {self.batch_size} is larger than the training set "
+                f"({len(self.dataset)} sequences over {world} processes); lower it"
+            )
         horizon = self.epochs * spe
         use_bf16 = self.precision == "bf16" or (
-            self.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
+            self.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
         if device.type == "cuda":
             torch.set_float32_matmul_precision("high")
 
@@ -675,7 +764,8 @@ class Trainer:
         ddp_model: nn.Module = model
         if world > 1:
             ddp_model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
         step_fn, teacher_fn = ddp_model, teacher
         if self.compile:
             step_fn, teacher_fn = torch.compile(ddp_model), torch.compile(teacher)
@@ -685,8 +775,14 @@ class Trainer:
         if workers is None:
             workers = 0 if device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) // world))
         loader = DataLoader(
-            self.dataset, batch_size=local_batch, sampler=sampler, drop_last=True, collate_fn=_collate,
-            num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+            self.dataset,
+            batch_size=local_batch,
+            sampler=sampler,
+            drop_last=True,
+            collate_fn=_collate,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
             generator=torch.Generator().manual_seed(self.seed),
         )
         gcrop = TemporalCrop(c.num_frames, c.global_crop_min, 1.0)
@@ -698,15 +794,22 @@ class Trainer:
 
         writer = self._writer()
         show = self.show_progress_bar
-        bar = tqdm(total=stop, initial=min(self.global_step, stop), unit="step", desc="pretrain",
-                   disable=True if rank != 0 else (None if show is None else not show), dynamic_ncols=True)
+        bar = tqdm(
+            total=stop,
+            initial=min(self.global_step, stop),
+            unit="step",
+            desc="pretrain",
+            disable=True if rank != 0 else (None if show is None else not show),
+            dynamic_ncols=True,
+        )
         win_loss = torch.zeros(3, device=device, dtype=torch.float64)
         win_steps, win_t0 = 0, time.perf_counter()
         last_saved = self.global_step
         record: dict[str, Any] = self.history[-1] if self.history else {}
 
-        def views(x: torch.Tensor, lengths: torch.Tensor, gen: PerSampleGenerator
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        def views(
+            x: torch.Tensor, lengths: torch.Tensor, gen: PerSampleGenerator
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
             gv, lv, masks = [], [], []
             for _ in range(c.num_global_views):
                 v = gcrop(x, lengths, generator=gen)
@@ -715,8 +818,12 @@ class Trainer:
                 v = lcrop(x, lengths, generator=gen)
                 lv.append(aug(v, generator=gen) if aug is not None else v)
             for v in gv:
-                motion = token_motion(v, c.t_patch, self.encoder.group_index) if c.mask_type == "motion" else None
-                masks.append(masker(x.shape[0], num_patches, group_part, generator=gen, device=device, motion=motion))
+                motion = (
+                    token_motion(v, c.t_patch, self.encoder.group_index) if c.mask_type == "motion" else None
+                )
+                masks.append(
+                    masker(x.shape[0], num_patches, group_part, generator=gen, device=device, motion=motion)
+                )
             return torch.cat(gv), torch.cat(masks), (torch.cat(lv) if lv else None)
 
         def flush_log() -> None:
@@ -730,9 +837,13 @@ class Trainer:
             elapsed = time.perf_counter() - win_t0
             mean = (sums / win_steps).tolist()
             record = {
-                "step": self.global_step, "epoch": round(self.global_step / spe, 4),
-                "loss": mean[0], "mfm": mean[1], "glcl": mean[2],
-                "lr": opt.param_groups[0]["lr"], "momentum": self._momentum(self.global_step, horizon),
+                "step": self.global_step,
+                "epoch": round(self.global_step / spe, 4),
+                "loss": mean[0],
+                "mfm": mean[1],
+                "glcl": mean[2],
+                "lr": opt.param_groups[0]["lr"],
+                "momentum": self._momentum(self.global_step, horizon),
                 "samples_per_s": win_steps * self.batch_size / max(elapsed, 1e-9),
             }
             self._log(record, writer)
@@ -815,11 +926,17 @@ class Trainer:
         return {
             "training_data": self.data_description,
             "results": results,
-            "protocol": ("kNN monitor: leave-one-out cosine 1-NN on the eval_data passed to the Trainer, "
-                         "full-length view resampled to num_frames.") if knn else "",
-            "notes": (f"Pretrained with slimkit.Trainer: {self.global_step} steps, global batch {self.batch_size}, "
-                      f"AdamW lr {self.lr:g} (cosine, warmup), mask {c.mask_type} ratio {c.mask_ratio}, "
-                      f"{c.num_global_views} global + {c.num_local_views} local views, seed {self.seed}."),
+            "protocol": (
+                "kNN monitor: leave-one-out cosine 1-NN on the eval_data passed to the Trainer, "
+                "full-length view resampled to num_frames."
+            )
+            if knn
+            else "",
+            "notes": (
+                f"Pretrained with slimkit.Trainer: {self.global_step} steps, global batch {self.batch_size}, "
+                f"AdamW lr {self.lr:g} (cosine, warmup), mask {c.mask_type} ratio {c.mask_ratio}, "
+                f"{c.num_global_views} global + {c.num_local_views} local views, seed {self.seed}."
+            ),
             "global_step": self.global_step,
             "final_loss": record.get("loss"),
         }

@@ -16,14 +16,14 @@ tensor giving the body part of each group (:attr:`slimkit.SLiMEncoder.group_part
 * :class:`RandomTokenMask`: uniformly random tokens (MAE's masking; ablation baseline).
 * :class:`MotionAwareMask`: MAMP's motion-aware masking (ablation baseline).
 
-**Augmentations** are callables ``t(x, generator=None)`` that take a single numpy or torch sequence ``(T, V, C)``
-/ ``(M, T, V, C)`` or a batch ``(N, M, T, V, C)`` (any device) and return the same type and shape; random
-parameters are drawn per sample (one set for all persons of a sample, since they share one scene). They
-compose with :class:`Compose`, like ``torchvision.transforms.v2``. Missing joints (``NaN``) stay missing and
-valid joints stay valid through every transform. :func:`default_augmentation` builds the default pipeline
-(rotation, uniform scale, bone-length-preserving limb perturbation, mirror, jitter); :class:`RandomShear` and
-:class:`RandomAxisScale` change bone lengths and are not in it. :class:`TemporalCrop` makes the global and
-local temporal views.
+**Augmentations** are callables ``t(x, generator=None)`` that take a single numpy or torch sequence
+``(T, V, C)`` / ``(M, T, V, C)`` or a batch ``(N, M, T, V, C)`` (any device) and return the same type and
+shape; random parameters are drawn per sample (one set for all persons of a sample, since they share one
+scene). They compose with :class:`Compose`, like ``torchvision.transforms.v2``. Missing joints (``NaN``)
+stay missing and valid joints stay valid through every transform. :func:`default_augmentation` builds the
+default pipeline (rotation, uniform scale, bone-length-preserving limb perturbation, mirror, jitter);
+:class:`RandomShear` and :class:`RandomAxisScale` change bone lengths and are not in it.
+:class:`TemporalCrop` makes the global and local temporal views.
 
 **Randomness.** ``generator`` may be a ``torch.Generator``, ``None`` (torch's global generator) or a
 :class:`PerSampleGenerator`, whose draws depend only on a per-sample key (e.g. dataset index and epoch) and on
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,7 +96,9 @@ class PerSampleGenerator:
     def __init__(self, keys: torch.Tensor | Sequence[int], seed: int = 0) -> None:
         keys = torch.as_tensor(keys)
         if keys.ndim != 1 or keys.dtype not in (torch.int32, torch.int64):
-            raise ValueError(f"keys: expected a 1-D integer tensor, got dtype {keys.dtype} shape {tuple(keys.shape)}")
+            raise ValueError(
+                f"keys: expected a 1-D integer tensor, got dtype {keys.dtype} shape {tuple(keys.shape)}"
+            )
         if bool((keys < 0).any()):
             raise ValueError("keys: expected non-negative integers, got a negative key")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -122,7 +124,9 @@ class PerSampleGenerator:
         """
         shape = tuple(int(s) for s in shape)
         if not shape or shape[0] != len(self):
-            raise ValueError(f"shape: expected a first dimension of {len(self)} (one row per key), got {shape}")
+            raise ValueError(
+                f"shape: expected a first dimension of {len(self)} (one row per key), got {shape}"
+            )
         self.calls += 1
         device = self.keys.device if device is None else device
         base = self._base.to(device)
@@ -134,7 +138,7 @@ class PerSampleGenerator:
         return u.view(shape)
 
 
-Generator = Union[torch.Generator, PerSampleGenerator, None]
+Generator = torch.Generator | PerSampleGenerator | None
 
 
 def _uniform(generator: Generator, shape: Sequence[int], device: torch.device) -> torch.Tensor:
@@ -143,8 +147,10 @@ def _uniform(generator: Generator, shape: Sequence[int], device: torch.device) -
     if generator is None:
         return torch.rand(tuple(shape), device=device)
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator, a PerSampleGenerator or None, got "
-                        f"{type(generator).__name__}")
+        raise TypeError(
+            f"generator: expected a torch.Generator, a PerSampleGenerator or None, got "
+            f"{type(generator).__name__}"
+        )
     return torch.rand(tuple(shape), generator=generator, device=generator.device).to(device)
 
 
@@ -202,8 +208,9 @@ class _Mask:
             )
         g = torch.as_tensor(groups, device=device)
         if g.ndim != 1 or g.numel() == 0 or g.dtype.is_floating_point or g.dtype == torch.bool:
-            raise ValueError(f"groups: expected an int or a 1-D integer tensor of part ids, got "
-                             f"{g.dtype} {tuple(g.shape)}")
+            raise ValueError(
+                f"groups: expected an int or a 1-D integer tensor of part ids, got {g.dtype} {tuple(g.shape)}"
+            )
         if bool((g < 0).any()):
             raise ValueError("groups: part ids must be non-negative")
         return g.long()
@@ -254,9 +261,15 @@ class SemanticTubeMask(_Mask):
         super().__init__(ratio, layout)
         self.tube_len = _check_int(tube_len, "tube_len", 1)
 
-    def __call__(self, batch_size: int, num_patches: int, groups: int | torch.Tensor | Sequence[int],
-                 generator: Generator = None, device: torch.device | str | None = None,
-                 motion: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        batch_size: int,
+        num_patches: int,
+        groups: int | torch.Tensor | Sequence[int],
+        generator: Generator = None,
+        device: torch.device | str | None = None,
+        motion: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Draw masks.
 
         Args:
@@ -280,7 +293,9 @@ class SemanticTubeMask(_Mask):
         part_size = torch.bincount(part, minlength=k)  # (K,)
         # rank of each group inside its part (groups ordered as given)
         same = part[:, None] == part[None, :]
-        rank_in_part = (same & (torch.arange(g, device=dev)[None, :] < torch.arange(g, device=dev)[:, None])).sum(1)
+        rank_in_part = (
+            same & (torch.arange(g, device=dev)[None, :] < torch.arange(g, device=dev)[:, None])
+        ).sum(1)
         slots = (p - 1) // tl + 2  # tubes per part, enough for any phase
         phase = (_uniform(generator, (batch_size, k), dev) * tl).long().clamp_max(tl - 1)  # (N, K)
         t = torch.arange(p, device=dev)
@@ -289,8 +304,12 @@ class SemanticTubeMask(_Mask):
         # per token (N, P, G): its unit (part, slot) and its time offset inside the tube
         slot_tok = slot[:, part, :].transpose(1, 2)  # (N, P, G)
         unit = part[None, None, :] * slots + slot_tok  # (N, P, G)
-        start = torch.clamp(slot_tok * tl - phase[:, part][:, None, :], min=0)  # first patch of the token's tube
-        idx_in_unit = (t[None, :, None] - start) * part_size[part][None, None, :] + rank_in_part[None, None, :]
+        start = torch.clamp(
+            slot_tok * tl - phase[:, part][:, None, :], min=0
+        )  # first patch of the token's tube
+        idx_in_unit = (t[None, :, None] - start) * part_size[part][None, None, :] + rank_in_part[
+            None, None, :
+        ]
         cost = torch.zeros(batch_size, k * slots, device=dev, dtype=torch.long)
         cost.scatter_add_(1, unit.flatten(1), torch.ones_like(unit.flatten(1)))
         prio = _uniform(generator, (batch_size, k * slots), dev)
@@ -309,9 +328,15 @@ class RandomTokenMask(_Mask):
         layout: Accepted for a common constructor; not used.
     """
 
-    def __call__(self, batch_size: int, num_patches: int, groups: int | torch.Tensor | Sequence[int],
-                 generator: Generator = None, device: torch.device | str | None = None,
-                 motion: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        batch_size: int,
+        num_patches: int,
+        groups: int | torch.Tensor | Sequence[int],
+        generator: Generator = None,
+        device: torch.device | str | None = None,
+        motion: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Draw masks.
 
         Args:
@@ -352,9 +377,15 @@ class MotionAwareMask(_Mask):
             raise ValueError(f"tau: expected a positive float, got {tau!r}")
         self.tau = float(tau)
 
-    def __call__(self, batch_size: int, num_patches: int, groups: int | torch.Tensor | Sequence[int],
-                 generator: Generator = None, device: torch.device | str | None = None,
-                 motion: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        batch_size: int,
+        num_patches: int,
+        groups: int | torch.Tensor | Sequence[int],
+        generator: Generator = None,
+        device: torch.device | str | None = None,
+        motion: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Draw masks.
 
         Args:
@@ -439,11 +470,14 @@ class Transform:
     per sample (row of ``x``).
     """
 
-    def __call__(self, x: np.ndarray | torch.Tensor, generator: Generator = None) -> np.ndarray | torch.Tensor:
+    def __call__(
+        self, x: np.ndarray | torch.Tensor, generator: Generator = None
+    ) -> np.ndarray | torch.Tensor:
         """Apply the transform.
 
         Args:
-            x: ``(T, V, C)``, ``(M, T, V, C)`` or a batch ``(N, M, T, V, C)``; numpy or torch, ``NaN`` = missing.
+            x: ``(T, V, C)``, ``(M, T, V, C)`` or a batch ``(N, M, T, V, C)``; numpy or torch,
+                ``NaN`` = missing.
             generator: Random source (see the module docs).
 
         Returns:
@@ -473,12 +507,14 @@ def _to_batch(x: Any, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor],
     else:
         raise TypeError(f"x: {name} expects a numpy array or a torch tensor, got {type(x).__name__}")
     if t.ndim not in (3, 4, 5):
-        raise ValueError(f"x: {name} expects (T, V, C), (M, T, V, C) or (N, M, T, V, C), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"x: {name} expects (T, V, C), (M, T, V, C) or (N, M, T, V, C), got shape {tuple(t.shape)}"
+        )
     shape = t.shape
     x5 = t.reshape((1,) * (5 - t.ndim) + tuple(shape))
 
     def restore(y: torch.Tensor) -> Any:
-        y = y.reshape(y.shape[5 - t.ndim:]) if t.ndim < 5 else y
+        y = y.reshape(y.shape[5 - t.ndim :]) if t.ndim < 5 else y
         return y.numpy() if is_np else y
 
     return x5, restore
@@ -533,7 +569,9 @@ class Compose(Transform):
             raise TypeError(f"transforms: expected a list of callables, got {transforms!r}")
         self.transforms = list(transforms)
 
-    def __call__(self, x: np.ndarray | torch.Tensor, generator: Generator = None) -> np.ndarray | torch.Tensor:
+    def __call__(
+        self, x: np.ndarray | torch.Tensor, generator: Generator = None
+    ) -> np.ndarray | torch.Tensor:
         """Apply every transform in turn.
 
         Args:
@@ -585,7 +623,9 @@ class RandomScale(Transform):
 
     def __init__(self, min_scale: float = 0.9, max_scale: float = 1.1) -> None:
         if not 0 < min_scale <= max_scale:
-            raise ValueError(f"min_scale, max_scale: expected 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
+            raise ValueError(
+                f"min_scale, max_scale: expected 0 < min_scale <= max_scale, got {min_scale}, {max_scale}"
+            )
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
 
     def _apply(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
@@ -610,7 +650,9 @@ class RandomLimbPerturbation(Transform):
             except ``"torso"``.
     """
 
-    def __init__(self, layout: str | Layout, max_angle: float = 0.15, parts: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, layout: str | Layout, max_angle: float = 0.15, parts: Sequence[str] | None = None
+    ) -> None:
         self.layout = get_layout(layout)
         if isinstance(max_angle, bool) or not isinstance(max_angle, (int, float)) or max_angle < 0:
             raise ValueError(f"max_angle: expected a non-negative float, got {max_angle!r}")
@@ -618,7 +660,9 @@ class RandomLimbPerturbation(Transform):
         names = [p for p in self.layout.parts if p != "torso"] if parts is None else list(parts)
         unknown = [p for p in names if p not in self.layout.parts]
         if unknown:
-            raise ValueError(f"parts: {unknown} not in layout {self.layout.name!r} parts {self.layout.part_names}")
+            raise ValueError(
+                f"parts: {unknown} not in layout {self.layout.name!r} parts {self.layout.part_names}"
+            )
         self.parts = names
         moving = np.zeros(self.layout.num_joints, dtype=bool)
         for p in names:
@@ -632,14 +676,17 @@ class RandomLimbPerturbation(Transform):
         self._levels = []
         for d in range(max(depth.values()) + 1):
             js = [j for j in self.layout.topological_order if depth[j] == d]
-            self._levels.append((torch.tensor(js), torch.tensor([max(self.layout.parents[j], 0) for j in js])))
+            self._levels.append(
+                (torch.tensor(js), torch.tensor([max(self.layout.parents[j], 0) for j in js]))
+            )
 
     def _apply(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
         lay = self.layout
         n, m, t, v, c = x.shape
         if v != lay.num_joints or c not in (2, 3):
-            raise ValueError(f"x: expected (..., {lay.num_joints}, 2 or 3) for layout {lay.name!r}, got "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"x: expected (..., {lay.num_joints}, 2 or 3) for layout {lay.name!r}, got {tuple(x.shape)}"
+            )
         dev = x.device
         angle = (_uniform(generator, (n, v), dev) * 2 - 1).double() * self.max_angle
         angle = angle * torch.from_numpy(self._moving).to(dev)
@@ -664,7 +711,9 @@ class RandomLimbPerturbation(Transform):
             j, p = level_j.to(dev), level_p.to(dev)
             old = x[:, :, :, j]
             ok = valid[:, :, :, j]
-            moved = piv_new[:, :, :, p] + torch.einsum("nmtjc,njdc->nmtjd", old - piv_old[:, :, :, p], cum[:, j])
+            moved = piv_new[:, :, :, p] + torch.einsum(
+                "nmtjc,njdc->nmtjd", old - piv_old[:, :, :, p], cum[:, j]
+            )
             nj = torch.where(has[:, :, :, p], moved, old)
             new[:, :, :, j] = nj
             piv_old[:, :, :, j] = torch.where(ok, old, piv_old[:, :, :, p])
@@ -685,8 +734,10 @@ class Mirror(Transform):
 
     def _flip(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2] != self.layout.num_joints:
-            raise ValueError(f"x: expected V = {self.layout.num_joints} joints for layout {self.layout.name!r}, "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x: expected V = {self.layout.num_joints} joints for layout {self.layout.name!r}, "
+                f"got shape {tuple(x.shape)}"
+            )
         perm = torch.from_numpy(self.layout.flip_index).to(x.device)
         y = x[..., perm, :].clone()
         y[..., 0] = -y[..., 0]
@@ -763,7 +814,9 @@ class RandomAxisScale(Transform):
 
     def __init__(self, min_scale: float = 0.8, max_scale: float = 1.2) -> None:
         if not 0 < min_scale <= max_scale:
-            raise ValueError(f"min_scale, max_scale: expected 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
+            raise ValueError(
+                f"min_scale, max_scale: expected 0 < min_scale <= max_scale, got {min_scale}, {max_scale}"
+            )
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
 
     def _apply(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
@@ -779,8 +832,8 @@ class TemporalCrop:
     With ``min_scale=0.5, max_scale=1`` this is MAMP's training view; global views use
     ``(config.global_crop_min, 1)`` and ``config.num_frames``, local views ``(config.local_crop_min,
     config.local_crop_max)`` and ``config.local_view_frames``. Interpolation follows
-    :func:`slimkit.preprocessing.resample`: a joint valid in both neighbouring frames is interpolated, valid in
-    one, that one is used, in none, it stays missing.
+    :func:`slimkit.preprocessing.resample`: a joint valid in both neighbouring frames is interpolated,
+    valid in one, that one is used, in none, it stays missing.
 
     Args:
         num_frames: Output frames.
@@ -789,16 +842,24 @@ class TemporalCrop:
         min_frames: Smallest crop in frames (capped by the sequence's length).
     """
 
-    def __init__(self, num_frames: int, min_scale: float = 0.5, max_scale: float = 1.0, min_frames: int = 1) -> None:
+    def __init__(
+        self, num_frames: int, min_scale: float = 0.5, max_scale: float = 1.0, min_frames: int = 1
+    ) -> None:
         self.num_frames = _check_int(num_frames, "num_frames", 1)
         if not 0 < min_scale <= max_scale <= 1:
-            raise ValueError(f"min_scale, max_scale: expected 0 < min_scale <= max_scale <= 1, got "
-                             f"{min_scale}, {max_scale}")
+            raise ValueError(
+                f"min_scale, max_scale: expected 0 < min_scale <= max_scale <= 1, got "
+                f"{min_scale}, {max_scale}"
+            )
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
         self.min_frames = _check_int(min_frames, "min_frames", 1)
 
-    def __call__(self, x: np.ndarray | torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None,
-                 generator: Generator = None) -> np.ndarray | torch.Tensor:
+    def __call__(
+        self,
+        x: np.ndarray | torch.Tensor,
+        lengths: torch.Tensor | Sequence[int] | None = None,
+        generator: Generator = None,
+    ) -> np.ndarray | torch.Tensor:
         """Crop and resample.
 
         Args:
@@ -839,12 +900,20 @@ class TemporalCrop:
         return restore(out)
 
     def __repr__(self) -> str:
-        return (f"TemporalCrop(num_frames={self.num_frames}, min_scale={self.min_scale}, "
-                f"max_scale={self.max_scale}, min_frames={self.min_frames})")
+        return (
+            f"TemporalCrop(num_frames={self.num_frames}, min_scale={self.min_scale}, "
+            f"max_scale={self.max_scale}, min_frames={self.min_frames})"
+        )
 
 
-def default_augmentation(layout: str | Layout, rotation: float = 0.3, scale: tuple[float, float] = (0.9, 1.1),
-                         limb_angle: float = 0.15, mirror_p: float = 0.5, jitter: float = 0.005) -> Compose:
+def default_augmentation(
+    layout: str | Layout,
+    rotation: float = 0.3,
+    scale: tuple[float, float] = (0.9, 1.1),
+    limb_angle: float = 0.15,
+    mirror_p: float = 0.5,
+    jitter: float = 0.005,
+) -> Compose:
     """The default anatomy-preserving pipeline: rotation, uniform scale, limb perturbation, mirror, jitter.
 
     Args:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import random_walk
+
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.heads import ProjectionHead
 from slimkit.losses import GlobalLocalContrastiveLoss, MaskedFeatureLoss, SLiMLoss
@@ -38,12 +38,14 @@ def _ref_mfm(pred, target, mask, present, kind):
                 tgt = (tgt - tgt.mean()) / torch.sqrt(tgt.var(unbiased=False) + 1e-6)
                 diff = pred[i, p, t] - tgt
                 if kind == "mse":
-                    vals.append(float((diff ** 2).mean()))
+                    vals.append(float((diff**2).mean()))
                 elif kind == "cosine":
-                    vals.append(1 - float(torch.dot(pred[i, p, t], tgt) / (pred[i, p, t].norm() * tgt.norm())))
+                    vals.append(
+                        1 - float(torch.dot(pred[i, p, t], tgt) / (pred[i, p, t].norm() * tgt.norm()))
+                    )
                 else:
                     a = diff.abs()
-                    vals.append(float(torch.where(a < 1, 0.5 * a ** 2, a - 0.5).mean()))
+                    vals.append(float(torch.where(a < 1, 0.5 * a**2, a - 0.5).mean()))
         if vals:
             per_sample.append(sum(vals) / len(vals))
     return sum(per_sample) / len(per_sample)
@@ -143,7 +145,10 @@ def test_slim_loss_is_weighted_sum():
     g = torch.Generator().manual_seed(5)
     pred, target = torch.randn(2, 1, 4, 6, generator=g), torch.randn(2, 1, 4, 6, generator=g)
     mask = torch.tensor([[True, False, True, False], [False, True, False, False]])
-    q, k = [torch.randn(2, 3, generator=g) for _ in range(3)], [torch.randn(2, 3, generator=g) for _ in range(2)]
+    q, k = (
+        [torch.randn(2, 3, generator=g) for _ in range(3)],
+        [torch.randn(2, 3, generator=g) for _ in range(2)],
+    )
     total, parts = SLiMLoss(0.7, 0.3, 0.1)(pred, target, mask, None, q, k)
     assert math.isclose(float(total), 0.7 * float(parts["mfm"]) + 0.3 * float(parts["glcl"]), rel_tol=1e-6)
     assert math.isclose(float(parts["mfm"]), float(MaskedFeatureLoss()(pred, target, mask)), rel_tol=1e-6)

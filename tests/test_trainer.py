@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import random_walk
 from safetensors.torch import load_file
 
-from conftest import random_walk
 from slimkit import SLiMConfig, SLiMEncoder, Trainer
 
 
@@ -54,9 +54,21 @@ def _assert_same(a: dict, b: dict, atol: float = 0.0) -> None:
 def test_loss_falls_and_run_folder_is_complete(tmp_path):
     data = make_data(32, persons=True)
     labels = [i % 2 for i in range(32)]
-    tr = Trainer(SLiMConfig.tiny(), data, output_dir=tmp_path, epochs=8, batch_size=8, lr=1e-3, warmup_steps=6, log_every=4,
-                 save_every=1000, num_workers=0, eval_data=list(zip(data[:16], labels[:16])), eval_every=4,
-                 data_description="32 synthetic random walks")
+    tr = Trainer(
+        SLiMConfig.tiny(),
+        data,
+        output_dir=tmp_path,
+        epochs=8,
+        batch_size=8,
+        lr=1e-3,
+        warmup_steps=6,
+        log_every=4,
+        save_every=1000,
+        num_workers=0,
+        eval_data=list(zip(data[:16], labels[:16], strict=True)),
+        eval_every=4,
+        data_description="32 synthetic random walks",
+    )
     out = tr.fit()
     recs = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in recs if "loss" in r]
@@ -64,15 +76,23 @@ def test_loss_falls_and_run_folder_is_complete(tmp_path):
     first, last = np.mean([r["loss"] for r in train[:2]]), np.mean([r["loss"] for r in train[-2:]])
     assert last < 0.85 * first, (first, last)
     assert all(np.isfinite(r["mfm"]) and np.isfinite(r["glcl"]) and r["samples_per_s"] > 0 for r in train)
-    assert train[1]["lr"] > train[0]["lr"] and train[-1]["lr"] < max(r["lr"] for r in train)  # warmup, then cosine
+    assert train[1]["lr"] > train[0]["lr"] and train[-1]["lr"] < max(
+        r["lr"] for r in train
+    )  # warmup, then cosine
     knn = [r["knn_top1"] for r in recs if "knn_top1" in r]
     assert len(knn) == 2 and 0.0 <= knn[-1] <= 1.0 and out["knn_top1"] == knn[-1]
     # checkpoints: the newest two, each a loadable pretrained folder plus training state
     ckpts = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("checkpoint-"))
     assert ckpts == ["checkpoint-28", "checkpoint-32"]
     final = tmp_path / "checkpoint-32"
-    assert {p.name for p in final.iterdir()} == {"config.json", "model.safetensors", "heads.safetensors",
-                                                 "teacher.safetensors", "training_state.pt", "trainer_state.json"}
+    assert {p.name for p in final.iterdir()} == {
+        "config.json",
+        "model.safetensors",
+        "heads.safetensors",
+        "teacher.safetensors",
+        "training_state.pt",
+        "trainer_state.json",
+    }
     state = torch.load(final / "training_state.pt", weights_only=True)
     assert {"optimizer", "scheduler", "torch_rng", "numpy_rng", "python_rng"} <= set(state)
     info = json.loads((final / "trainer_state.json").read_text())
@@ -90,8 +110,15 @@ def test_loss_falls_and_run_folder_is_complete(tmp_path):
 
 
 def _run(tmp: Path, **kw) -> Trainer:
-    args = dict(epochs=3, batch_size=8, lr=1e-3, save_every=2, save_total_limit=None, num_workers=0,
-                show_progress_bar=False)
+    args = dict(
+        epochs=3,
+        batch_size=8,
+        lr=1e-3,
+        save_every=2,
+        save_total_limit=None,
+        num_workers=0,
+        show_progress_bar=False,
+    )
     args.update(kw)
     tr = Trainer(SLiMConfig.tiny(drop_path=0.1), make_data(24, seed=1), output_dir=tmp, **args)
     tr.fit()
@@ -102,7 +129,14 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     full = _run(tmp_path / "full")
     ref_student = _weights(full.encoder)
     ref_teacher = load_file(str(tmp_path / "full" / "checkpoint-9" / "teacher.safetensors"))
-    assert sorted(int(p.name.split("-")[1]) for p in (tmp_path / "full").glob("checkpoint-*")) == [2, 3, 4, 6, 8, 9]
+    assert sorted(int(p.name.split("-")[1]) for p in (tmp_path / "full").glob("checkpoint-*")) == [
+        2,
+        3,
+        4,
+        6,
+        8,
+        9,
+    ]
 
     # resume from a checkpoint written in the middle of epoch 2 (step 4 = epoch 1, 1 batch in)
     mid = tmp_path / "mid"
@@ -120,8 +154,11 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     stop = tmp_path / "stop"
     first = _run(stop, max_steps=5)
     assert first.global_step == 5 and (stop / "checkpoint-5").is_dir()
-    assert not any(torch.equal(v, ref_student[k]) for k, v in _weights(first.encoder).items()
-                   if v.is_floating_point() and "norm" not in k and "bias" not in k)
+    assert not any(
+        torch.equal(v, ref_student[k])
+        for k, v in _weights(first.encoder).items()
+        if v.is_floating_point() and "norm" not in k and "bias" not in k
+    )
     again = _run(stop)
     _assert_same(_weights(again.encoder), ref_student)
     steps = [json.loads(line)["step"] for line in (stop / "metrics.jsonl").read_text().splitlines()]
@@ -137,14 +174,28 @@ def test_resume_refuses_a_different_run(tmp_path):
     with pytest.raises(ValueError, match="batch_size"):
         _run(tmp_path, batch_size=4)
     with pytest.raises(ValueError, match="config"):
-        Trainer(SLiMConfig.tiny(mask_ratio=0.5), make_data(24, seed=1), output_dir=tmp_path, epochs=3,
-                batch_size=8, num_workers=0).fit()
+        Trainer(
+            SLiMConfig.tiny(mask_ratio=0.5),
+            make_data(24, seed=1),
+            output_dir=tmp_path,
+            epochs=3,
+            batch_size=8,
+            num_workers=0,
+        ).fit()
 
 
 def test_motion_mask_joint_tokens_bf16_and_workers(tmp_path):
     cfg = SLiMConfig.tiny(token_groups="joint", mask_type="motion", num_local_views=1, num_frames=16)
-    tr = Trainer(cfg, make_data(8, persons=True), output_dir=tmp_path, epochs=1, batch_size=4, precision="bf16",
-                 num_workers=1, log_every=1)
+    tr = Trainer(
+        cfg,
+        make_data(8, persons=True),
+        output_dir=tmp_path,
+        epochs=1,
+        batch_size=4,
+        precision="bf16",
+        num_workers=1,
+        log_every=1,
+    )
     out = tr.fit()
     assert out["step"] == 2 and np.isfinite(out["loss"])
 
@@ -170,7 +221,7 @@ def test_readme_example_finishes_quickly_on_cpu(tmp_path):
     assert elapsed < 60, elapsed
 
 
-DIST_SCRIPT = r'''
+DIST_SCRIPT = r"""
 import os, sys
 import numpy as np, torch
 from safetensors.torch import save_file
@@ -179,13 +230,15 @@ from test_trainer import make_data
 from slimkit import SLiMConfig, Trainer
 torch.set_num_threads(1)
 out = sys.argv[1]
-tr = Trainer(SLiMConfig.tiny(), make_data(24, seed=2, persons=True), output_dir=os.path.join(out, "run"), epochs=1,
+data = make_data(24, seed=2, persons=True)
+tr = Trainer(SLiMConfig.tiny(), data, output_dir=os.path.join(out, "run"), epochs=1,
              batch_size=8, lr=1e-3, num_workers=0, show_progress_bar=False, log_every=1)
 res = tr.fit()
 rank = int(os.environ.get("RANK", "0"))
-save_file({k: v.contiguous() for k, v in tr.encoder.state_dict().items()}, os.path.join(out, f"rank{rank}.safetensors"))
+weights = {k: v.contiguous() for k, v in tr.encoder.state_dict().items()}
+save_file(weights, os.path.join(out, f"rank{rank}.safetensors"))
 print("loss", res["loss"])
-'''
+"""
 
 
 def test_two_process_ddp_matches_single_process(tmp_path):
@@ -196,11 +249,30 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
     single, multi = tmp_path / "single", tmp_path / "multi"
-    r = subprocess.run([sys.executable, str(script), str(single), tests_dir], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(script), str(single), tests_dir],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                        str(script), str(multi), tests_dir], env=env, capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(multi),
+            tests_dir,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     w0, w1 = load_file(str(multi / "rank0.safetensors")), load_file(str(multi / "rank1.safetensors"))
     _assert_same(w0, w1)  # DDP keeps the replicas identical

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import random_walk
+
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.layouts import get_layout
 from slimkit.transforms import (
@@ -59,8 +59,10 @@ def _tube_structure_ok(mask_pt: np.ndarray, tube_len: int) -> bool:
     """``mask_pt (P,)`` of one part over time: constant on the blocks of some phase, except one block."""
     p = len(mask_pt)
     for phase in range(tube_len):
-        edges = sorted({0, p, *[s - phase for s in range(tube_len, p + tube_len, tube_len) if 0 < s - phase < p]})
-        mixed = sum(len(set(mask_pt[a:b])) > 1 for a, b in zip(edges, edges[1:]))
+        edges = sorted(
+            {0, p, *[s - phase for s in range(tube_len, p + tube_len, tube_len) if 0 < s - phase < p]}
+        )
+        mixed = sum(len(set(mask_pt[a:b])) > 1 for a, b in zip(edges, edges[1:], strict=False))
         if mixed <= 1:
             return True
     return False
@@ -99,11 +101,14 @@ def test_semantic_tube_mask_rejects_bad_arguments():
         SemanticTubeMask(0.5, 4)(0, 4, 5)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: SemanticTubeMask(0.6, 4, "ntu25"),
-    lambda: RandomTokenMask(0.6),
-    lambda: MotionAwareMask(0.6),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SemanticTubeMask(0.6, 4, "ntu25"),
+        lambda: RandomTokenMask(0.6),
+        lambda: MotionAwareMask(0.6),
+    ],
+)
 def test_masks_reproducible_per_seed_and_per_sample(make):
     masker = make()
     motion = torch.rand(6, 40, generator=_gen(9))
@@ -146,7 +151,11 @@ def test_token_motion_and_build_mask():
     assert m.shape == (1, p * g) and torch.isfinite(m).all()
     grid = m.view(p, g)
     assert grid[5:, 0].min() > 10 * grid[:4, 0].max()
-    for kind, cls in [("semantic_tube", SemanticTubeMask), ("random", RandomTokenMask), ("motion", MotionAwareMask)]:
+    for kind, cls in [
+        ("semantic_tube", SemanticTubeMask),
+        ("random", RandomTokenMask),
+        ("motion", MotionAwareMask),
+    ]:
         assert isinstance(build_mask(SLiMConfig.tiny(mask_type=kind)), cls)
 
 
@@ -165,8 +174,10 @@ def _rel_bone_change(a, b, layout="ntu25"):
     return np.nanmax(np.abs(lb / la - 1))
 
 
-@pytest.mark.parametrize("t", [RandomRotation(0.5), RandomLimbPerturbation("ntu25", 0.4), Mirror("ntu25"),
-                               RandomMirror("ntu25", 0.5)])
+@pytest.mark.parametrize(
+    "t",
+    [RandomRotation(0.5), RandomLimbPerturbation("ntu25", 0.4), Mirror("ntu25"), RandomMirror("ntu25", 0.5)],
+)
 def test_bone_preserving_transforms_keep_bone_lengths(t, seq):
     out = t(seq, generator=_gen())
     assert out.shape == seq.shape and out.dtype == seq.dtype and isinstance(out, np.ndarray)
@@ -187,8 +198,9 @@ def test_limb_perturbation_changes_angles_not_torso(seq):
 
 def test_limb_perturbation_walks_tree_from_root_in_2d(rng):
     x = random_walk(rng, 10, 17, c=2)
-    out = RandomLimbPerturbation("coco17", 0.6, parts=["left_arm", "right_arm", "left_leg", "right_leg", "head"])(
-        x, generator=_gen(5))
+    out = RandomLimbPerturbation(
+        "coco17", 0.6, parts=["left_arm", "right_arm", "left_leg", "right_leg", "head"]
+    )(x, generator=_gen(5))
     assert _rel_bone_change(x, out, "coco17") < 1e-5
 
 
@@ -208,8 +220,17 @@ def test_mirror_twice_is_identity_and_swaps_sides(seq):
     np.testing.assert_array_equal(once[..., li, 1:], seq[..., ri, 1:])
 
 
-ALL = [RandomRotation(), RandomScale(), RandomLimbPerturbation("ntu25"), Mirror("ntu25"), RandomMirror("ntu25"),
-       RandomJitter(0.01), RandomShear(), RandomAxisScale(), default_augmentation("ntu25")]
+ALL = [
+    RandomRotation(),
+    RandomScale(),
+    RandomLimbPerturbation("ntu25"),
+    Mirror("ntu25"),
+    RandomMirror("ntu25"),
+    RandomJitter(0.01),
+    RandomShear(),
+    RandomAxisScale(),
+    default_augmentation("ntu25"),
+]
 
 
 @pytest.mark.parametrize("t", ALL, ids=lambda t: type(t).__name__)
@@ -231,7 +252,7 @@ def test_batched_tensor_matches_per_sample_numpy(t, seq):
     out = t(batch, generator=PerSampleGenerator(keys, seed=3))
     assert isinstance(out, torch.Tensor) and out.shape == batch.shape
     for i in range(3):
-        alone = t(batch[i].numpy(), generator=PerSampleGenerator(keys[i: i + 1], seed=3))
+        alone = t(batch[i].numpy(), generator=PerSampleGenerator(keys[i : i + 1], seed=3))
         np.testing.assert_allclose(out[i].numpy(), alone, rtol=1e-6, atol=1e-6)
     if type(t) not in (Mirror, RandomMirror):  # other keys, other parameters
         two = t(torch.from_numpy(np.stack([seq, seq])), generator=PerSampleGenerator(torch.tensor([1, 2])))
@@ -242,7 +263,13 @@ def test_shear_and_axis_scale_change_bone_lengths_and_are_off_by_default(seq):
     assert _rel_bone_change(seq, RandomShear(0.3)(seq, generator=_gen())) > 1e-3
     assert _rel_bone_change(seq, RandomAxisScale(0.5, 1.5)(seq, generator=_gen())) > 1e-3
     names = {type(t).__name__ for t in default_augmentation("ntu25").transforms}
-    assert names == {"RandomRotation", "RandomScale", "RandomLimbPerturbation", "RandomMirror", "RandomJitter"}
+    assert names == {
+        "RandomRotation",
+        "RandomScale",
+        "RandomLimbPerturbation",
+        "RandomMirror",
+        "RandomJitter",
+    }
 
 
 def test_rotation_2d_and_dtype_kept(rng):
