@@ -33,14 +33,12 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "nw-ucla" / "all_sqe"
 
 def load_encoder(layout: str) -> SLiMEncoder:
     """A shipped pretrained encoder (one for this layout if there is one), else a random tiny one."""
-    shipped = [SLiMEncoder.from_pretrained(name) for name in list_pretrained()]  # offline: packaged copy
-    shipped.sort(key=lambda enc: enc.config.layout != layout)
+    # offline, from_pretrained falls back to the copy shipped inside the package
+    shipped = [(name, SLiMEncoder.from_pretrained(name)) for name in list_pretrained()]
+    shipped.sort(key=lambda item: item[1].config.layout != layout)  # this layout first
     if shipped:
-        encoder = shipped[0]
-        print(
-            f"encoder: {list_pretrained()[0] if len(shipped) == 1 else 'shipped'} (pretrained, "
-            f"{encoder.config.layout}, {encoder.embed_dim}-d)"
-        )
+        name, encoder = shipped[0]
+        print(f"encoder: {name} (pretrained, {encoder.config.layout}, {encoder.embed_dim}-d)")
         return encoder
     warnings.warn(
         f"no pretrained {layout} encoder ships with this slimkit install; using a RANDOMLY INITIALISED tiny "
