@@ -1,11 +1,11 @@
 """The ``slimkit`` command line: pretrain, embed, index, search and evaluate without writing Python.
 
-Every subcommand reads skeleton data through :func:`slimkit.data.load` (NTU ``.skeleton`` folders, CTR-GCN
-``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain ``.npy``), writes
-plain files (``.npy`` embeddings with a ``.json`` sidecar of ids and labels, saved
-:class:`~slimkit.retrieval.Retriever` indexes, model folders), and exits non-zero with a one-line reason when
-the input is wrong. Run ``slimkit <command> --help`` for the options and examples of each command.
-"""
+Every subcommand reads skeleton data through [`slimkit.data.load`][slimkit.data.load] (NTU ``.skeleton``
+folders, CTR-GCN ``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain
+``.npy``), writes plain files (``.npy`` embeddings with a ``.json`` sidecar of ids and labels, saved
+[`Retriever`][slimkit.retrieval.Retriever] indexes, model folders), and exits non-zero with a one-line
+reason when the input is wrong. Run ``slimkit <command> --help`` for the options and examples of each
+command."""
 
 from __future__ import annotations
 

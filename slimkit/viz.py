@@ -1,6 +1,6 @@
 """Pictures of skeletons, retrieval results and embedding spaces (needs ``pip install 'slimkit[viz]'``).
 
-Every function draws with matplotlib's Agg renderer on a :class:`matplotlib.figure.Figure` of its own (no
+Every function draws with matplotlib's Agg renderer on a matplotlib `Figure` of its own (no
 pyplot state, no window), so it works the same in scripts, tests, servers and notebooks; pass ``ax`` to draw
 into a figure you manage yourself.
 
@@ -146,7 +146,7 @@ def plot_skeleton(
     Args:
         frame: ``(V, C)`` joints of one person, ``C`` 2 (x, y) or 3 (x, y, z). ``NaN`` or all-zero joints are
             missing: neither they nor their bones are drawn.
-        layout: Layout name or :class:`~slimkit.layouts.Layout` that gives the bones.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout] that gives the bones.
         ax: Axes to draw into; a new figure is made when ``None`` (``ax.figure.savefig(...)`` saves it).
         y_down: Whether y grows downwards (image pixels). Default: ``True`` for 2-D, ``False`` for 3-D data.
         view: For 3-D data: ``"3d"`` (a 3-D axes, y up), ``"xy"`` (front), ``"zy"`` (side). ``"auto"`` is
@@ -253,7 +253,7 @@ def animate(
 
     Args:
         sequence: ``(T, V, C)`` or ``(M, T, V, C)`` joints; missing joints are ``NaN`` or all-zero.
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
         path: Output ``.gif`` file (parent folders are created).
         fps: Frames per second of the GIF.
         y_down: Whether y grows downwards; default ``True`` for 2-D, ``False`` for 3-D data.
@@ -400,7 +400,7 @@ def plot_retrieval_grid(
     Args:
         query: The query sequence ``(T, V, C)`` or ``(M, T, V, C)``.
         hits: The retrieved sequences, best first (each like ``query``; lengths may differ).
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
         labels: One label per hit (e.g. ``result.labels[i]`` of a ``Retriever.search`` result).
         scores: One similarity per hit (e.g. ``result.scores[i]``).
         query_label: The query's label, shown and compared with the hits' labels.
@@ -497,7 +497,7 @@ def plot_embedding_map(
     of variance each component explains.
 
     Args:
-        embeddings: ``(N, D)`` array (e.g. from :meth:`~slimkit.SLiMEncoder.embed`).
+        embeddings: ``(N, D)`` array (e.g. from [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed]).
         labels: ``N`` labels; one colour and legend entry per distinct label. ``None`` draws one colour.
         path: Write the figure there when given.
         class_names: Maps a label to a readable legend name (a dict, or a list indexed by label).
