@@ -242,6 +242,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         device=args.device,
         normalize=not args.no_normalize,
         show_progress_bar=not args.quiet,
+        precision=args.precision,
     )
     _write_embeddings(
         out,
@@ -307,7 +308,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
         )
         q_ids = ds.names
         q = encoder.embed(
-            ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet
+            ds,
+            batch_size=args.batch_size,
+            device=args.device,
+            show_progress_bar=not args.quiet,
+            precision=args.precision,
         )
     if q.shape[1] != retriever.dim:
         raise ValueError(
@@ -483,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="named split of the data file, e.g. xsub_val")
     p.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the embeddings")
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 autocast on CUDA, fp32 on CPU",
+    )
     _common(p)
     p.set_defaults(func=_cmd_embed)
 
@@ -536,6 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-format", help="axis order of a .npy array of queries, e.g. NTVC")
     p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
     p.add_argument("--device", default=None, help="torch device for --model (default: CUDA when available)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 autocast on CUDA, fp32 on CPU",
+    )
     p.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given"
     )
