@@ -64,9 +64,7 @@ def test_no_command_prints_usage(capsys):
 
 
 def test_python_dash_m_help():
-    r = subprocess.run(
-        [sys.executable, "-m", "slimkit", "--help"], capture_output=True, text=True, timeout=120
-    )
+    r = subprocess.run([sys.executable, "-m", "slimkit", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "usage: slimkit" in r.stdout and "embed" in r.stdout
 
@@ -95,12 +93,43 @@ def test_embed_writes_npy_and_sidecar(workdir, tmp_path, capsys):
 
 def test_embed_split_of_pickle(workdir, tmp_path, capsys):
     out = tmp_path / "test.npy"
-    rc, _, err = run(
-        capsys, "embed", workdir / "set.pkl", "--split", "test", "-m", workdir / "model", "-o", out, "-q"
-    )
+    rc, _, err = run(capsys, "embed", workdir / "set.pkl", "--split", "test", "-m", workdir / "model", "-o", out, "-q")
     assert rc == 0, err
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["ids"] == ["clip09", "clip10", "clip11"] and side["labels"] == [0, 1, 2]
+
+
+@pytest.mark.skipif(not _module("evaluation"), reason="slimkit.evaluation not written yet")
+def test_ctrgcn_npz_is_converted_to_the_models_layout(workdir, tmp_path, capsys):
+    """A CTR-GCN .npz (NTU-25 rows) into the kinect20 model: converted, embedded and evaluated by split."""
+    rng = np.random.default_rng(1)
+
+    def rows(n):
+        x = np.zeros((n, 40, 2 * 25 * 3), np.float32)  # (N, T, M*V*C), zero-padded, second actor absent
+        x[:, :30, :75] = np.stack([random_walk(rng, 30, 25) for _ in range(n)]).reshape(n, 30, 75)
+        return x
+
+    y_train, y_test = np.eye(3)[np.arange(9) % 3], np.eye(3)[np.arange(3)]
+    np.savez(tmp_path / "ntu.npz", x_train=rows(9), y_train=y_train, x_test=rows(3), y_test=y_test)
+    out = tmp_path / "test.npy"
+    rc, _, err = run(capsys, "embed", tmp_path / "ntu.npz", "--split", "test", "-m", workdir / "model", "-o", out, "-q")
+    assert rc == 0, err
+    assert "converting joints from layout 'ntu25' to the model's 'kinect20'" in err
+    assert np.load(out).shape == (3, 32)
+    rc, out_text, err = run(
+        capsys,
+        "evaluate",
+        tmp_path / "ntu.npz",
+        "--train-split",
+        "train",
+        "--test-split",
+        "test",
+        "-m",
+        workdir / "model",
+        "-q",
+    )
+    assert rc == 0, err
+    assert "kNN (k=1): top-1" in out_text and "gallery = train (9), queries = test (3)" in out_text
 
 
 @needs_faiss
@@ -152,9 +181,7 @@ def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
         "-q",
     )
     (tmp_path / "labels.txt").write_text("\n".join(["a", "b"] * 6))
-    assert (
-        run(capsys, "index", emb, "--labels", tmp_path / "labels.txt", "-o", tmp_path / "i.slimidx")[0] == 0
-    )
+    assert run(capsys, "index", emb, "--labels", tmp_path / "labels.txt", "-o", tmp_path / "i.slimidx")[0] == 0
     (tmp_path / "short.txt").write_text("a\nb\n")
     rc, _, err = run(capsys, "index", emb, "--labels", tmp_path / "short.txt", "-o", tmp_path / "j.slimidx")
     assert rc == 1 and "has 2 entries, expected 12" in err
