@@ -44,10 +44,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .data import SkeletonDataset, load
-    from .evaluation import knn_accuracy, linear_probe
-    from .retrieval import Retriever
-    from .trainer import Trainer
+    from .data import SkeletonDataset as SkeletonDataset
+    from .data import load as load
+    from .evaluation import knn_accuracy as knn_accuracy
+    from .evaluation import linear_probe as linear_probe
+    from .retrieval import Retriever as Retriever
+    from .trainer import Trainer as Trainer
 
 
 def __getattr__(name: str) -> Any:

@@ -152,7 +152,8 @@ class SLiMConfig:
             self.num_frames >= self.t_patch and self.num_frames % self.t_patch == 0,
             f"num_frames: expected a positive multiple of t_patch={self.t_patch}, got {self.num_frames}",
         )
-        need(self.token_groups in ("part", "joint"), f"token_groups: expected 'part' or 'joint', got {self.token_groups!r}")
+        need(self.token_groups in ("part", "joint"),
+             f"token_groups: expected 'part' or 'joint', got {self.token_groups!r}")
         need(self.max_persons >= 1, f"max_persons: expected >= 1, got {self.max_persons}")
         need(self.dim >= 1 and self.heads >= 1 and self.dim % self.heads == 0,
              f"dim: expected a multiple of heads={self.heads}, got {self.dim}")

@@ -180,7 +180,7 @@ def _layout(name, joints, parent_of, parts, center, spine=None, shoulders=None) 
 
 def _chain(*names: str) -> dict[str, str]:
     """``_chain(a, b, c)`` -> ``{b: a, c: b}``: each joint's parent is the one before it."""
-    return {child: parent for parent, child in zip(names, names[1:])}
+    return {child: parent for parent, child in zip(names, names[1:], strict=False)}
 
 
 _NTU25 = _layout(

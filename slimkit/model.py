@@ -280,7 +280,9 @@ class SLiMEncoder(
         if precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision: expected 'auto', 'bf16' or 'fp32', got {precision!r}")
         src = SequenceSource(skeletons, input_format, self.layout.num_joints, self.config.in_channels)
-        dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dev = torch.device(device)
         bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
         self.to(dev)
         # An encoder already in eval mode is not touched, so concurrent embed() calls on it are safe.

@@ -133,7 +133,9 @@ class SequenceSource:
                 a, fmt = a[:, None] if fmt[0] == "N" else a[None], fmt[0] + "M" + fmt[1:]
             self._perm = [fmt.index(c) for c in _AXES]
             self._array = a
-        elif isinstance(skeletons, (list, tuple)) or (hasattr(skeletons, "__getitem__") and hasattr(skeletons, "__len__")):
+        elif isinstance(skeletons, (list, tuple)) or (
+            hasattr(skeletons, "__getitem__") and hasattr(skeletons, "__len__")
+        ):
             if fmt not in ("AUTO", "TVC", "MTVC"):
                 raise ValueError(f"input_format: a list of sequences takes 'auto', got {input_format!r}")
             self._items = skeletons

@@ -153,6 +153,7 @@ def test_gradients_flow_and_train_mode_restored(rng):
     e = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", drop_path=0.1)).train()
     x = e.preprocess([random_walk(rng, 20, 20) for _ in range(3)])
     e.encode(x).pow(2).sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for n, p in e.named_parameters() if n != "mask_token")
+    grads = [p.grad for n, p in e.named_parameters() if n != "mask_token"]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
     e.embed(x[:, 0].numpy(), input_format="NTVC")
     assert e.training

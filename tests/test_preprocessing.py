@@ -110,7 +110,7 @@ def test_ctrgcn_and_npz_layouts_match_nmtvc(rng):
     a = SequenceSource(x).batch(0, 3)
     b = SequenceSource(nctvm, "NCTVM").batch(0, 3)
     c = SequenceSource(torch.from_numpy(ntf), "NTF", num_joints=20, channels=3).batch(0, 3)
-    for u, v, w in zip(a, b, c):
+    for u, v, w in zip(a, b, c, strict=True):
         np.testing.assert_array_equal(u, v)
         np.testing.assert_array_equal(u, w)
 
@@ -138,7 +138,8 @@ def test_memory_bounded_slicing():
 @pytest.mark.parametrize(
     "bad, exc, msg",
     [
-        (np.zeros((9, 21, 3)), ValueError, r"expected \(M, T, 20, 3\) for layout 'kinect20'.*got shape \(1, 9, 21, 3\)"),
+        (np.zeros((9, 21, 3)), ValueError,
+         r"expected \(M, T, 20, 3\) for layout 'kinect20'.*got shape \(1, 9, 21, 3\)"),
         (np.ones((9, 20, 4)), ValueError, r"in_channels=3, got shape"),
         (np.ones((0, 20, 3)), ValueError, "at least one frame"),
         (np.full((9, 20, 3), np.nan), ValueError, "no valid joint"),
