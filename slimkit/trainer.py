@@ -66,7 +66,7 @@ from .model import SLiMEncoder
 from .preprocessing import SequenceSource, standardize
 from .transforms import PerSampleGenerator, TemporalCrop, build_mask, default_augmentation, token_motion
 
-__all__ = ["Trainer", "PretrainDataset", "SLiMPretrainModel"]
+__all__ = ["Trainer", "PretrainDataset", "SLiMPretrainModel", "knn_top1"]
 
 logger = logging.getLogger("slimkit")
 
@@ -326,6 +326,19 @@ class Trainer:
         input_format: Axis order of ``train_data`` / ``eval_data`` arrays (see ``SequenceSource``).
         data_description: Text for the model card's "training data" row (default: a count of sequences).
         tensorboard: Also log to ``output_dir/tensorboard``; ``None`` = when TensorBoard is installed.
+
+    Attributes:
+        encoder: The student :class:`~slimkit.SLiMEncoder`; after ``fit()`` it holds the trained weights (in
+            eval mode) and ``card_info`` for the model card.
+        global_step: Optimizer steps done so far (restored on resume).
+        history: Metrics records of this ``fit()`` call (as written to ``metrics.jsonl``).
+
+    Example:
+        ```python
+        trainer = Trainer(SLiMConfig.tiny(layout="kinect20"), sequences, "runs/x", epochs=50, batch_size=32)
+        trainer.fit()                      # run it again after a crash: it continues where it stopped
+        trainer.encoder.save_pretrained("runs/x/encoder")
+        ```
     """
 
     def __init__(
