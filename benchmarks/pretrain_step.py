@@ -20,6 +20,7 @@ already resident; gradients, optimizer state and activations are not) on CPU, an
 ``torch.cuda.max_memory_allocated`` on CUDA. Median step time over the timed steps, after warm-up.
 
 Run:  python benchmarks/pretrain_step.py [--slimkit base --baseline mae_base] [--batch 4 --steps 3]
+      python benchmarks/pretrain_step.py --threads 1                      # steadier on a shared CPU
       python benchmarks/pretrain_step.py --device cuda --batch 64          # bf16 autocast, as the Trainer
 """
 
@@ -233,7 +234,8 @@ def child(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")
-    row: dict[str, Any] = {"batch": args.batch, "persons": 2, "input_frames": 120, "device": str(device)}
+    row: dict[str, Any] = {"batch": args.batch, "persons": 2, "input_frames": 120, "device": str(device),
+                           "torch_threads": torch.get_num_threads()}
     if args.child == "baseline":
         row["model"] = f"baseline-{args.baseline}"
         fn, row["step"] = baseline_step_fn(args.baseline, args.batch, device)
@@ -259,8 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--no-trainer", action="store_true", help="skip the Trainer.fit end-to-end cross-check")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads (default: torch's); 1 gives steadier timings on a busy machine")
     ap.add_argument("--child", choices=["slimkit", "baseline", "trainer"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.child:
         child(args)
         return
@@ -274,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     for kind in kinds:
         cmd = [sys.executable, __file__, "--child", kind, "--slimkit", args.slimkit,
                "--baseline", args.baseline, "--device", args.device, "--batch", str(args.batch),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
         if res.returncode != 0:
             emit("pretrain_step", model=kind, failed=True, stderr_tail=res.stderr.strip()[-2000:])

@@ -8,6 +8,7 @@ timed alternately within each repeat, so drifting load on a shared machine hits 
 the repeats is reported, after warm-up (and the best repeat, the least disturbed by other work).
 
 Run:  python benchmarks/throughput.py [--slimkit base --baseline mae_base] [--num 8 --batch-size 8]
+      python benchmarks/throughput.py --threads 1            # steadier on a shared CPU
       python benchmarks/throughput.py --device cuda          # bf16 autocast, as embed() does on CUDA
 """
 
@@ -62,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--frames", type=int, default=120, help="frames of each raw input sequence")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's); 1 gives steadier timings on a busy machine")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     device = torch.device(args.device)
     if device.type == "cuda":
