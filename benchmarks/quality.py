@@ -151,7 +151,7 @@ def main() -> None:
         c = cfg.replace(mask_type=mask_type)
         t0 = time.perf_counter()
         tr = Trainer(c, seqs_tr, output_dir=Path(args.out) / name, batch_size=args.batch_size, lr=args.lr,
-                     max_steps=args.steps, epochs=math.ceil(args.steps * args.batch_size / len(seqs_tr)),
+                     max_steps=args.steps, epochs=math.ceil(args.steps / (len(seqs_tr) // args.batch_size)),
                      seed=args.seed, show_progress_bar=False, save_every=max(args.steps // 4, 1),
                      data_description="NW-UCLA train views 1+2 (1,020 sequences), labels unused")
         tr.fit()
