@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,20 @@ def _packaged_folder(name: str) -> Path | None:
         return None
     folder = PACKAGED_DIR / rest
     return folder if (folder / WEIGHTS_NAME).is_file() else None
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hub endpoint answers a TCP connection quickly (huggingface_hub itself retries for ~20 s)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _looks_like_path(name: str) -> bool:
@@ -137,7 +153,7 @@ feature modeling + global-local contrastive learning, [arXiv 2603.10648](https:/
 | field | value |
 |---|---|
 | layout | `{c.layout}` ({model.layout.num_joints} joints) |
-| input | {c.in_channels}-D coordinates, resampled to {c.num_frames} frames, up to {c.max_persons} persons |
+| input | {c.in_channels}-D coordinates, resampled to {c.num_frames} frames, up to {c.max_persons} person(s) |
 | preset | {_preset_name(c)} (width {c.dim}, depth {c.depth}, heads {c.heads}) |
 | tokens | {c.token_groups} groups, temporal patch {c.t_patch}: {model.num_tokens()} tokens per person |
 | embedding | {c.dim}-D, mean over tokens and present persons, L2-normalised by `embed()` |
@@ -211,6 +227,10 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
         cfg_path, weights_path = _resolve_folder_files(folder)
     elif isinstance(name_or_path, Path) or _looks_like_path(name):
         raise FileNotFoundError(f"{name!r}: no such local folder (and not a Hub repo id of the form 'org/name')")
+    elif (packaged := _packaged_folder(name)) is not None and not _hub_reachable():
+        # a model shipped with slimkit, and no network: skip huggingface_hub's ~20 s of retries
+        logger.info("Hub unreachable: using the copy of %s shipped with slimkit", name)
+        cfg_path, weights_path = _resolve_folder_files(packaged)
     else:
         try:
             common = dict(repo_id=name, revision=revision, cache_dir=cache_dir, force_download=force_download,

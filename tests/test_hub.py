@@ -167,6 +167,26 @@ def test_packaged_model_fallback(saved, tmp_path, monkeypatch, seqs):
     np.testing.assert_array_equal(loaded.embed(seqs), enc.embed(seqs))
 
 
+def test_packaged_model_used_when_the_hub_cannot_serve_it(saved, tmp_path, monkeypatch, seqs):
+    enc, d = saved
+    pkg = tmp_path / "pretrained"
+    shutil.copytree(d, pkg / "slim-test-tiny")
+    monkeypatch.setattr(hub, "PACKAGED_DIR", pkg)
+    monkeypatch.setattr(hub, "_hub_reachable", lambda timeout=2.0: True)  # "online", but the repo is not there
+    loaded = SLiMEncoder.from_pretrained("slimkit/slim-test-tiny", cache_dir=tmp_path / "empty-cache")
+    np.testing.assert_array_equal(loaded.embed(seqs), enc.embed(seqs))
+
+
+def test_shipped_model_loads_offline(seqs):
+    assert "slimkit/slim-nwucla-tiny" in hub.list_pretrained()
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+    assert enc.config.layout == "kinect20" and enc.config.view_align
+    z = enc.embed(seqs)
+    assert z.shape == (3, 64) and np.isfinite(z).all()
+    assert "NW-UCLA" in (hub.PACKAGED_DIR / "slim-nwucla-tiny" / "README.md").read_text()
+    assert (hub.PACKAGED_DIR / "slim-nwucla-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
+
+
 def test_push_to_hub_uploads_saved_folder(saved, monkeypatch):
     from huggingface_hub import HfApi
 
