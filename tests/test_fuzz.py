@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slimkit import SLiMConfig, SLiMEncoder
+from slimkit.layouts import get_layout
 
 ARG_NAMES = re.compile(r"skeletons|input_format|x:|batch_size")
 DTYPES = ["float32", "float64", "float16", "int32", "uint8", "bool", "complex64"]
@@ -121,3 +122,70 @@ def test_known_edge_cases(enc):
     assert check(enc, long)  # 10k frames
     for bad in (np.zeros((5, 20, 3)), np.full((5, 20, 3), np.inf), np.ones((5, 20, 3), bool), [], np.ones((0, 20, 3))):
         assert not check(enc, bad)
+
+
+@st.composite
+def transform_inputs(draw):
+    layout = draw(st.sampled_from(["kinect20", "coco17", "penn13"]))
+    v = {"kinect20": 20, "coco17": 17, "penn13": 13}[layout]
+    if draw(st.booleans()):  # well-formed batch with realistic damage
+        shape = (draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 80)), v,
+                 draw(st.sampled_from([2, 3])))
+        dtype = draw(st.sampled_from(["float32", "float64"]))
+    else:  # anything
+        ndim = draw(st.integers(1, 6))
+        shape = tuple(draw(st.lists(st.integers(0, 24), min_size=ndim, max_size=ndim)))
+        if int(np.prod(shape)) > 20_000:  # keep examples fast: shrink the leading axes
+            shape = (1,) * max(0, ndim - 3) + shape[-3:] if ndim >= 3 else shape
+        dtype = draw(st.sampled_from(["float32", "float64", "int32", "bool"]))
+    pattern = draw(st.sampled_from(["clean", "nan", "all_nan", "zeros"]))
+    return layout, shape, dtype, pattern, draw(st.floats(0, 1)), draw(st.integers(0, 2**16)), draw(st.booleans())
+
+
+def test_fuzz_transforms(request):
+    """Augmentations and temporal crops: same shape (crop: num_frames), missing stays missing, valid stays
+    finite, or a ValueError/TypeError naming the argument."""
+    from slimkit.transforms import TemporalCrop, default_augmentation
+
+    n_examples = 5_000 if request.config.getoption("--fuzz-long") else 500
+    outcomes = []
+
+    @settings(max_examples=n_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(transform_inputs())
+    def run(params):
+        layout, shape, dtype, pattern, frac, seed, as_torch = params
+        rng = np.random.default_rng(seed)
+        a = rng.normal(size=shape)
+        if a.size and a.ndim:
+            if pattern == "nan":
+                a[rng.random(a.shape[:-1]) < frac] = np.nan
+            elif pattern == "all_nan":
+                a[...] = np.nan
+            elif pattern == "zeros":
+                a[...] = 0
+        with np.errstate(invalid="ignore"):
+            a = a.astype(dtype) if dtype != "bool" else a > 0
+        x = torch.from_numpy(a) if as_torch else a
+        gen = torch.Generator().manual_seed(seed)
+        try:
+            y = default_augmentation(layout)(x, generator=gen)
+            z = TemporalCrop(16, 0.5, 1.0)(y, generator=gen)
+        except (ValueError, TypeError) as e:
+            assert re.search(r"\bx\b|x:|x\[|layout|shape|dtype|expected", str(e)), repr(e)
+            outcomes.append(False)
+            return
+        ya, za = np.asarray(y), np.asarray(z)
+        assert ya.shape == a.shape and za.shape == a.shape[:-3] + (16,) + a.shape[-2:]
+        miss_in = ~np.isfinite(np.asarray(a, dtype=np.float64)).all(-1)
+        miss_out = ~np.isfinite(ya).all(-1)
+        flip = get_layout(layout).flip_index  # a mirrored sample has its missing joints swapped left/right
+        for i in range(a.shape[0]):
+            assert np.array_equal(miss_in[i], miss_out[i]) or np.array_equal(miss_in[i][..., flip], miss_out[i]), (
+                "augmentation changed which joints are missing")
+        if np.isfinite(np.asarray(a, dtype=np.float64)).all():
+            assert np.isfinite(za).all()
+        outcomes.append(True)
+
+    run()
+    assert sum(outcomes) > 0.3 * len(outcomes) and not all(outcomes)
