@@ -41,7 +41,7 @@ from slimkit import SLiMConfig, SLiMEncoder, Trainer  # noqa: E402
 from slimkit.data import load  # noqa: E402
 from slimkit.evaluation import knn_accuracy, linear_probe  # noqa: E402
 from slimkit.preprocessing import prepare_batch, standardize  # noqa: E402
-from slimkit.transforms import RandomRotation, TemporalCrop  # noqa: E402
+from slimkit.transforms import RandomRotation, TemporalCrop, default_augmentation  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nw-ucla" / "all_sqe"
 
@@ -118,6 +118,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--only", nargs="*", default=None, help="subset of: raw random slim slim_random mae")
+    ap.add_argument("--mfm-weight", type=float, default=None, help="SLiM ablation: MFM loss weight")
+    ap.add_argument("--glcl-weight", type=float, default=None, help="SLiM ablation: GLCL loss weight")
+    ap.add_argument("--temperature", type=float, default=None, help="SLiM ablation: contrastive temperature")
+    ap.add_argument("--augment", choices=["default", "nolimb", "rotation"], default="default",
+                    help="SLiM ablation: default pipeline, without limb perturbation, or rotation only")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
     args = ap.parse_args()
@@ -145,19 +150,27 @@ def main() -> None:
         enc = SLiMEncoder(cfg)
         rows += evaluate("random init (slimkit encoder)", enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
                          {**common, "steps": 0})
+    ablation = {k: v for k, v in (("mfm_weight", args.mfm_weight), ("glcl_weight", args.glcl_weight),
+                                  ("temperature", args.temperature)) if v is not None}
+    aug = {"default": "default",
+           "nolimb": default_augmentation("kinect20", limb_angle=0),
+           "rotation": default_augmentation("kinect20", limb_angle=0, mirror_p=0, jitter=0, scale=(1.0, 1.0))}
     for name, mask_type in (("slim", "semantic_tube"), ("slim_random", "random")):
         if name not in todo:
             continue
-        c = cfg.replace(mask_type=mask_type)
+        c = cfg.replace(mask_type=mask_type, **ablation)
         t0 = time.perf_counter()
         tr = Trainer(c, seqs_tr, output_dir=Path(args.out) / name, batch_size=args.batch_size, lr=args.lr,
                      max_steps=args.steps, epochs=math.ceil(args.steps / (len(seqs_tr) // args.batch_size)),
                      seed=args.seed, show_progress_bar=False, save_every=max(args.steps // 4, 1),
+                     augmentation=aug[args.augment],
                      data_description="NW-UCLA train views 1+2 (1,020 sequences), labels unused")
         tr.fit()
         secs = time.perf_counter() - t0
         enc = tr.encoder.eval()
         label = "SLiM (semantic tube masking)" if name == "slim" else "SLiM with random token masking"
+        if ablation or args.augment != "default":
+            label += " [" + ", ".join([f"{k}={v}" for k, v in ablation.items()] + [f"augment={args.augment}"]) + "]"
         got = evaluate(label, enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
                        {**common, "pretrain_seconds": round(secs, 1)})
         rows += got
