@@ -14,14 +14,6 @@ from slimkit.losses import GlobalLocalContrastiveLoss, MaskedFeatureLoss, SLiMLo
 from slimkit.trainer import SLiMPretrainModel
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _ref_mfm(pred, target, mask, present, kind):
     """Loop over samples, persons and tokens; the obvious definition."""
     n, m, length, d = pred.shape

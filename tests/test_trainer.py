@@ -17,15 +17,6 @@ from safetensors.torch import load_file
 from slimkit import SLiMConfig, SLiMEncoder, Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: a second intra-op thread only adds spin-waiting on a loaded 2-core machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def make_data(n: int, seed: int = 0, persons: bool = False) -> list[np.ndarray]:
     """``n`` sequences of 20-47 frames with a class-dependent motion, ``ntu25``."""
     rng = np.random.default_rng(seed)
