@@ -1,23 +1,37 @@
-"""Representation quality on real skeletons: SLiM vs an MAE-style baseline vs ablations vs floors.
+"""Representation quality on real Kinect skeletons, with error bars: SLiM recipes vs an MAE baseline vs floors.
 
-On NW-UCLA (cross-view: pretrain and fit on views 1+2, test on view 3) this pretrains, for the same number of
-optimizer steps and the same batch size,
+Protocols (labels are used only by the evaluation, never by pretraining):
 
-* ``slim``        slimkit's SLiM (semantic tube masking, MFM + GLCL, EMA teacher),
-* ``slim_random`` the same with random token masking instead of semantic tube masking,
-* ``mae``         the MAE-style baseline of ``benchmarks/baselines/mae.py`` (MAMP geometry scaled to the
-                  same width and depth; joint tokens, 90 % masking, 10 % visible, decoder, motion target),
+* ``ucla``      NW-UCLA cross-view: pretrain on views 1+2 (1,020 sequences), fit on views 1+2, test on view 3
+                (464).
+* ``kg``        Kinder-Gator cross-subject (58 motions; participants alternately train / test): pretrain on
+                NW-UCLA views 1+2 *and* the Kinder-Gator train participants (a two-set corpus, sampled 1:1),
+                fit on the train participants, test on the others.
+* ``transfer``  the encoders pretrained for ``ucla`` (no Kinder-Gator sequence seen), evaluated on the
+                Kinder-Gator cross-subject split.
 
-and evaluates each, plus a randomly initialised encoder and the raw joint coordinates (resampled, centred,
-view-aligned, flattened), with
+Models, each pretrained for the same steps and batch:
 
-* kNN retrieval: cosine 1-NN of each test embedding among the train embeddings, top-1 accuracy;
-* linear probe: MAMP's recipe (BatchNorm without affine + Linear, SGD momentum 0.9, lr 0.1, batch 256,
-  100 epochs, cosine schedule) on frozen, precomputed centre-view features (no train-time augmentation).
+* ``slim``        the default recipe: contrastive queries from clean (unmasked) global views, time-ordered
+                  pooling in the embedding and the contrastive head, semantic tube masking for MFM;
+* ``slim_paper``  the paper-faithful variant: contrastive queries pooled from the masked student view, mean
+                  pooling in the contrastive head;
+* ``mae``         the MAE-style baseline of ``benchmarks/baselines/mae.py`` (joint tokens, 90 % masking, decoder);
 
-One JSON line per figure, then a Markdown table. The protocol is printed with the numbers.
+and the floors: ``raw`` joint coordinates (the model's own preprocessing: centred, view-aligned, resampled to
+``num_frames``, flattened) and ``random`` (a randomly initialised encoder).
 
-    python benchmarks/quality.py --preset small --steps 600 --batch-size 64
+Every encoder is evaluated with both poolings (``time``: 4 time bins in order, the default of ``embed()``;
+``mean``: over all tokens) by kNN (cosine 1-NN of test among train embeddings) and a linear probe (MAMP's
+recipe on frozen centre-view features). Each figure is a mean +- std over ``--seeds``. *Time to quality*:
+the 1-thread CPU minutes of pretraining after which NW-UCLA kNN first passes the raw-coordinate floor
+(checked every ``--eval-every`` steps; the run is the same as one uninterrupted run because ``fit()`` with
+``max_steps`` does not rescale the schedule).
+
+One JSON line per figure, then Markdown tables. Typical use (2-core CPU, 1 thread each):
+
+    python benchmarks/quality.py --threads 1 --seeds 0 1 2 --steps 600
+    python benchmarks/quality.py --threads 1 --seeds 0 --models slim --protocols ucla --set contrast_view=masked
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +58,20 @@ from slimkit.evaluation import knn_accuracy, linear_probe  # noqa: E402
 from slimkit.preprocessing import prepare_batch, standardize  # noqa: E402
 from slimkit.transforms import RandomRotation, TemporalCrop, default_augmentation  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nw-ucla" / "all_sqe"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+UCLA = DATA / "nw-ucla" / "all_sqe"
+KG = DATA / "kinder-gator"
+RECIPES = {
+    "slim": {},
+    "slim_paper": {"contrast_view": "masked", "pooling": "mean"},
+}
+LABELS = {
+    "raw": "raw coordinates",
+    "random": "random init",
+    "slim": "SLiM default (clean-view contrast, time-ordered pooling)",
+    "slim_paper": "SLiM paper-faithful (masked-view contrast, mean pooling)",
+    "mae": "MAE-style baseline (MAMP geometry)",
+}
 
 
 def machine() -> str:
@@ -53,26 +81,42 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
 
 
-def evaluate(name: str, train_z: np.ndarray, test_z: np.ndarray, ytr: np.ndarray, yte: np.ndarray,
-             extra: dict) -> list[dict]:
-    knn = knn_accuracy(train_z, ytr, test_z, yte, k=1)
-    lin = linear_probe(train_z, ytr, test_z, yte, augment=False, seed=0)
-    rows = []
-    for metric, res in (("knn_top1", knn), ("linear_top1", lin)):
-        row = {"figure": "quality", "dataset": "NW-UCLA cross-view (train v1+v2: 1020, test v3: 464)",
-               "model": name, "metric": metric, "value": round(100 * float(res), 2), **extra,
-               "protocol": res.protocol}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-    return rows
+def seqs_of(ds: Any) -> list[np.ndarray]:
+    return [ds[i][0] for i in range(len(ds))]
+
+
+class Split:
+    """Train / test sequences and labels of one labelled protocol."""
+
+    def __init__(self, name: str, train: Any, test: Any) -> None:
+        self.name = name
+        self.xtr, self.xte = seqs_of(train), seqs_of(test)
+        self.ytr, self.yte = np.asarray(train.labels), np.asarray(test.labels)
+
+
+def embed_with(enc: SLiMEncoder, pooling: str, seqs: list[np.ndarray]) -> np.ndarray:
+    """Embeddings with a given pooling (pooling has no weights, so switching it is free)."""
+    old = enc.config.pooling
+    enc.config.pooling = pooling
+    try:
+        return enc.embed(seqs, normalize=False)
+    finally:
+        enc.config.pooling = old
 
 
 def raw_features(seqs: list[np.ndarray], cfg: SLiMConfig) -> np.ndarray:
     x = prepare_batch(seqs, cfg).numpy()[:, 0]  # first person
     return np.nan_to_num(x).reshape(len(seqs), -1)
+
+
+def scores(ztr: np.ndarray, zte: np.ndarray, split: Split, linear: bool = True) -> dict[str, float]:
+    out = {"knn": 100 * float(knn_accuracy(ztr, split.ytr, zte, split.yte, k=1))}
+    if linear:
+        out["linear"] = 100 * float(linear_probe(ztr, split.ytr, zte, split.yte, augment=False, seed=0))
+    return out
 
 
 def train_mae(model: MAEPretrainer, train: list[np.ndarray], steps: int, batch_size: int, lr: float,
@@ -86,7 +130,7 @@ def train_mae(model: MAEPretrainer, train: list[np.ndarray], steps: int, batch_s
     gen = torch.Generator().manual_seed(seed)
     warmup = max(1, steps // 20)
     model.train()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for step in range(steps):
         f = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
         for g in opt.param_groups:
@@ -106,93 +150,164 @@ def train_mae(model: MAEPretrainer, train: list[np.ndarray], steps: int, batch_s
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-    return time.perf_counter() - t0
+    return time.process_time() - t0
+
+
+def pretrain_slim(cfg: SLiMConfig, corpus: list, weights: list[float] | None, args: argparse.Namespace,
+                  seed: int, out: Path, monitor: Split | None, floor: float | None) -> tuple[SLiMEncoder, dict]:
+    """Pretrain with the Trainer; with a monitor, evaluate kNN every ``--eval-every`` steps (time to quality)."""
+    aug = default_augmentation(cfg.layout, mirror_p=args.mirror_p)
+    spe = sum(len(c) for c in corpus) // args.batch_size
+    tr = Trainer(cfg, corpus if len(corpus) > 1 else corpus[0], output_dir=out, batch_size=args.batch_size,
+                 lr=args.lr, epochs=math.ceil(args.steps / spe), seed=seed, show_progress_bar=False,
+                 save_every=10**9, save_total_limit=1, augmentation=aug, dataset_weights=weights,
+                 data_description=args.data_description)
+    cpu, curve, passed = 0.0, [], None
+    chunk = args.eval_every if monitor is not None else args.steps
+    for stop in range(chunk, args.steps + chunk, chunk):
+        tr.max_steps = min(stop, args.steps)
+        t0 = time.process_time()
+        tr.fit()
+        cpu += time.process_time() - t0
+        if monitor is not None:
+            enc = tr.encoder.eval()
+            knn = scores(embed_with(enc, "time", monitor.xtr), embed_with(enc, "time", monitor.xte), monitor,
+                         linear=False)["knn"]
+            curve.append({"step": tr.global_step, "cpu_min": round(cpu / 60, 2), "knn": round(knn, 2)})
+            if passed is None and floor is not None and knn > floor:
+                passed = curve[-1]
+        if tr.global_step >= args.steps:
+            break
+    return tr.encoder.eval(), {"cpu_min": round(cpu / 60, 2), "curve": curve, "passed_floor": passed}
+
+
+def mean_std(v: list[float]) -> str:
+    a = np.asarray(v, dtype=float)
+    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", choices=["tiny", "small"], default="small")
+    ap.add_argument("--preset", choices=["tiny", "small"], default="tiny")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--protocols", nargs="+", default=["ucla", "kg", "transfer"],
+                    choices=["ucla", "kg", "transfer"])
+    ap.add_argument("--models", nargs="+", default=["raw", "random", "slim", "slim_paper", "mae"],
+                    choices=list(LABELS))
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides for the SLiM recipes (an ablation), e.g. mask_ratio=0.8")
+    ap.add_argument("--mirror-p", type=float, default=0.5, help="probability of the left/right mirror augmentation")
+    ap.add_argument("--eval-every", type=int, default=100, help="steps between kNN checks (time to quality)")
+    ap.add_argument("--no-linear", action="store_true", help="kNN only (faster)")
     ap.add_argument("--out", default="runs/quality")
-    ap.add_argument("--only", nargs="*", default=None, help="subset of: raw random slim slim_random mae")
-    ap.add_argument("--mfm-weight", type=float, default=None, help="SLiM ablation: MFM loss weight")
-    ap.add_argument("--glcl-weight", type=float, default=None, help="SLiM ablation: GLCL loss weight")
-    ap.add_argument("--temperature", type=float, default=None, help="SLiM ablation: contrastive temperature")
-    ap.add_argument("--augment", choices=["default", "nolimb", "rotation"], default="default",
-                    help="SLiM ablation: default pipeline, without limb perturbation, or rotation only")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not DATA.is_dir():
-        sys.exit(f"NW-UCLA not found at {DATA}")
-    torch.manual_seed(args.seed)
-    ds = load(DATA)
-    train, test = ds.subset("train"), ds.subset("test")
-    ytr, yte = np.asarray(train.labels), np.asarray(test.labels)
-    seqs_tr = [train[i][0] for i in range(len(train))]
-    seqs_te = [test[i][0] for i in range(len(test))]
-    # NW-UCLA's protocol is cross-view, so every model (and the raw floor) sees view-aligned skeletons.
+    overrides: dict[str, Any] = {}
+    for kv in args.set:
+        k, v = kv.split("=", 1)
+        overrides[k] = json.loads(v) if v[:1] in "0123456789-[{tf" and v not in ("time",) else v
+    need_kg = {"kg", "transfer"} & set(args.protocols)
+    if not UCLA.is_dir() or (need_kg and not KG.is_dir()):
+        sys.exit(f"data not found under {DATA} (NW-UCLA and Kinder-Gator; see ../shared/data/README.md)")
+    ucla = load(UCLA)
+    splits = {"ucla": Split("NW-UCLA cross-view (train v1+v2: 1020, test v3: 464)", ucla.subset("train"),
+                            ucla.subset("test"))}
+    if need_kg:
+        kg = load(KG)
+        splits["kg"] = Split(f"Kinder-Gator cross-subject ({len(kg.subset('train'))} / {len(kg.subset('test'))}, "
+                             f"{kg.num_classes} motions)", kg.subset("train"), kg.subset("test"))
+        splits["transfer"] = splits["kg"]
     cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1, view_align=True)
     common = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-              "seed": args.seed, "machine": machine()}
+              "mirror_p": args.mirror_p, "overrides": overrides, "machine": machine()}
     print(json.dumps({"figure": "setup", "config": cfg.to_dict(), **common}), flush=True)
-    todo = set(args.only or ["raw", "random", "slim", "slim_random", "mae"])
-    rows = []
-    if "raw" in todo:
-        rows += evaluate("raw coordinates", raw_features(seqs_tr, cfg), raw_features(seqs_te, cfg), ytr, yte,
-                         {"preset": "-", "steps": 0, "machine": common["machine"]})
-    if "random" in todo:
-        enc = SLiMEncoder(cfg)
-        rows += evaluate("random init (slimkit encoder)", enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
-                         {**common, "steps": 0})
-    ablation = {k: v for k, v in (("mfm_weight", args.mfm_weight), ("glcl_weight", args.glcl_weight),
-                                  ("temperature", args.temperature)) if v is not None}
-    aug = {"default": "default",
-           "nolimb": default_augmentation("kinect20", limb_angle=0),
-           "rotation": default_augmentation("kinect20", limb_angle=0, mirror_p=0, jitter=0, scale=(1.0, 1.0))}
-    for name, mask_type in (("slim", "semantic_tube"), ("slim_random", "random")):
-        if name not in todo:
-            continue
-        c = cfg.replace(mask_type=mask_type, **ablation)
-        t0 = time.perf_counter()
-        tr = Trainer(c, seqs_tr, output_dir=Path(args.out) / name, batch_size=args.batch_size, lr=args.lr,
-                     max_steps=args.steps, epochs=math.ceil(args.steps / (len(seqs_tr) // args.batch_size)),
-                     seed=args.seed, show_progress_bar=False, save_every=max(args.steps // 4, 1),
-                     augmentation=aug[args.augment],
-                     data_description="NW-UCLA train views 1+2 (1,020 sequences), labels unused")
-        tr.fit()
-        secs = time.perf_counter() - t0
-        enc = tr.encoder.eval()
-        label = "SLiM (semantic tube masking)" if name == "slim" else "SLiM with random token masking"
-        if ablation or args.augment != "default":
-            label += " [" + ", ".join([f"{k}={v}" for k, v in ablation.items()] + [f"augment={args.augment}"]) + "]"
-        got = evaluate(label, enc.embed(seqs_tr), enc.embed(seqs_te), ytr, yte,
-                       {**common, "pretrain_seconds": round(secs, 1)})
-        rows += got
-        # keep the encoder with its measured numbers on its card (the packaged model comes from here)
-        enc.card_info["results"] = {f"NW-UCLA cross-view {r['metric'].replace('_', ' ')}": f"{r['value']} %"
-                                    for r in got}
-        enc.card_info["protocol"] = (f"Pretrained {args.steps} steps x batch {args.batch_size} (seed {args.seed}) "
-                                     f"by `python benchmarks/quality.py`; " + " / ".join(r["protocol"] for r in got))
-        enc.save_pretrained(Path(args.out) / name / "final")
-    if "mae" in todo:
-        mc = (mae_small if args.preset == "small" else mae_tiny)(
-            encoder=cfg.replace(token_groups="joint", t_patch=4))
-        torch.manual_seed(args.seed)
-        model = MAEPretrainer(mc)
-        secs = train_mae(model, seqs_tr, args.steps, args.batch_size, args.lr, args.seed)
-        enc = model.encoder.eval()
-        rows += evaluate("MAE-style baseline (MAMP geometry, 90% masking, decoder)", enc.embed(seqs_tr),
-                         enc.embed(seqs_te), ytr, yte, {**common, "pretrain_seconds": round(secs, 1)})
-    print("\n| model | kNN top-1 (%) | linear top-1 (%) |\n|---|---|---|")
-    for m in dict.fromkeys(r["model"] for r in rows):
-        v = {r["metric"]: r["value"] for r in rows if r["model"] == m}
-        print(f"| {m} | {v.get('knn_top1', '-')} | {v.get('linear_top1', '-')} |")
+
+    rows: list[dict] = []
+
+    def report(protocol: str, model: str, seed: int, pooling: str, res: dict[str, float], extra: dict) -> None:
+        for metric, value in res.items():
+            row = {"figure": "quality", "protocol": protocol, "dataset": splits[protocol].name, "model": model,
+                   "pooling": pooling, "metric": metric, "seed": seed, "value": round(value, 2), **extra}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+
+    floors: dict[str, float] = {}
+    for protocol in args.protocols:
+        sp = splits[protocol]
+        ftr, fte = raw_features(sp.xtr, cfg), raw_features(sp.xte, cfg)
+        res = scores(ftr, fte, sp, linear=not args.no_linear)
+        floors[protocol] = res["knn"]
+        if "raw" in args.models:
+            report(protocol, "raw", -1, "-", res, {})
+
+    pretrained: dict[tuple[str, str, int], tuple[SLiMEncoder, dict]] = {}
+    for seed in args.seeds:
+        for protocol in args.protocols:
+            sp = splits[protocol]
+            corpus_name = "ucla+kg" if protocol == "kg" else "ucla"
+            for model in args.models:
+                if model == "raw":
+                    continue
+                key = (model, corpus_name, seed)
+                if key not in pretrained:
+                    if model == "random":
+                        torch.manual_seed(seed)
+                        pretrained[key] = (SLiMEncoder(cfg).eval(), {})
+                    elif model == "mae":
+                        mc = (mae_small if args.preset == "small" else mae_tiny)(
+                            encoder=cfg.replace(token_groups="joint", t_patch=4))
+                        torch.manual_seed(seed)
+                        mae = MAEPretrainer(mc)
+                        corpus = splits["ucla"].xtr + (splits["kg"].xtr if corpus_name == "ucla+kg" else [])
+                        secs = train_mae(mae, corpus, args.steps, args.batch_size, args.lr, seed)
+                        pretrained[key] = (mae.encoder.eval(), {"cpu_min": round(secs / 60, 2)})
+                    else:
+                        c = cfg.replace(**{**RECIPES[model], **overrides})
+                        corpus = [splits["ucla"].xtr]
+                        weights = None
+                        if corpus_name == "ucla+kg":
+                            corpus.append(splits["kg"].xtr)
+                            weights = [1.0, 1.0]
+                        args.data_description = ("NW-UCLA views 1+2" +
+                                                 (" + Kinder-Gator train participants" if weights else "") +
+                                                 ", labels unused")
+                        monitor = splits["ucla"] if protocol == "ucla" and model == "slim" else None
+                        pretrained[key] = pretrain_slim(
+                            c, corpus, weights, args, seed, Path(args.out) / f"{model}-{corpus_name}-s{seed}",
+                            monitor, floors.get("ucla"))
+                enc, info = pretrained[key]
+                extra = {k: v for k, v in info.items() if k in ("cpu_min", "passed_floor")}
+                for pooling in ("time", "mean"):
+                    res = scores(embed_with(enc, pooling, sp.xtr), embed_with(enc, pooling, sp.xte), sp,
+                                 linear=not args.no_linear)
+                    report(protocol, model, seed, pooling, res, extra)
+                if info.get("curve"):
+                    print(json.dumps({"figure": "time_to_quality", "protocol": protocol, "model": model,
+                                      "seed": seed, "raw_knn_floor": round(floors["ucla"], 2), **info}),
+                          flush=True)
+
+    print(f"\nProtocol: {args.preset} preset, {args.steps} steps x batch {args.batch_size}, lr {args.lr}, "
+          f"seeds {args.seeds}, overrides {overrides or 'none'}; {machine()}")
+    for protocol in args.protocols:
+        print(f"\n**{splits[protocol].name}** ({protocol}): mean ± std over seeds\n")
+        print("| model | pooling | kNN top-1 (%) | linear top-1 (%) | pretrain CPU min |\n|---|---|---|---|---|")
+        for model in args.models:
+            for pooling in ("-", "time", "mean"):
+                sel = [r for r in rows if r["protocol"] == protocol and r["model"] == model
+                       and r["pooling"] == pooling]
+                if not sel:
+                    continue
+                cell = {m: mean_std([r["value"] for r in sel if r["metric"] == m]) if any(
+                    r["metric"] == m for r in sel) else "-" for m in ("knn", "linear")}
+                cpu = sorted({r.get("cpu_min") for r in sel if r.get("cpu_min") is not None})
+                cpu_s = f"{np.mean(cpu):.1f}" if cpu else "-"
+                print(f"| {LABELS[model]} | {pooling} | {cell['knn']} | {cell['linear']} | {cpu_s} |")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,14 @@ class SLiMConfig:
         view_align: Rotate 3-D skeletons so the spine points up (+y) and the shoulders along +x.
         normalize_scale: Divide coordinates by their RMS distance from the centre (use it for pixel input).
         min_score: Score threshold for (x, y, score) input.
+        pooling: How ``embed()`` pools token features into one vector. ``"time"`` (default): the tokens of each
+            of ``time_bins`` equal time bins are averaged over body parts and patches, and the bins are
+            concatenated in time order, so the embedding keeps the order of events ("sit down" differs from
+            "stand up"); width ``dim * time_bins``. ``"mean"``: the mean over all tokens (width ``dim``;
+            order-blind). A ``config.json`` written before this field existed loads with ``"mean"``, the
+            pooling its weights were trained with.
+        time_bins: Number of time bins of ``pooling="time"``; fixed, so the width does not grow with
+            ``num_frames`` and views of any length pool to the same width.
 
     Pretraining fields:
         mask_ratio: Fraction of tokens masked in the student's view.
@@ -46,6 +54,10 @@ class SLiMConfig:
         temperature: Temperature of the contrastive loss.
         proj_dim: Width of the contrastive projection head's output.
         num_global_views, num_local_views: Temporal views per sequence.
+        contrast_view: Where the contrastive queries come from. ``"clean"`` (default, measured better): an
+            unmasked student forward of the global views (the masked view only feeds MFM), at the cost of one
+            more student forward per step. ``"masked"``: the paper-faithful variant, queries pooled from the
+            masked student view.
         local_frames: Frames of a local view (0 means ``num_frames // 2``).
         global_crop_min, local_crop_min, local_crop_max: Fractions of the valid frames a crop keeps.
     """
@@ -65,6 +77,8 @@ class SLiMConfig:
     view_align: bool = False
     normalize_scale: bool = False
     min_score: float = 0.0
+    pooling: str = "time"
+    time_bins: int = 4
     # pretraining
     mask_ratio: float = 0.6
     tube_len: int = 4
@@ -77,6 +91,7 @@ class SLiMConfig:
     proj_dim: int = 128
     num_global_views: int = 2
     num_local_views: int = 2
+    contrast_view: str = "clean"
     local_frames: int = 0
     global_crop_min: float = 0.5
     local_crop_min: float = 0.1
@@ -112,6 +127,8 @@ class SLiMConfig:
         if not isinstance(d, dict):
             raise TypeError(f"config must be a dict, got {type(d).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
+        if "pooling" not in d:  # written before pooling was a field: those weights were trained mean-pooled
+            d = {**d, "pooling": "mean"}
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"config has unknown keys {unknown}; known keys: {sorted(fields)}")
@@ -154,6 +171,10 @@ class SLiMConfig:
         )
         need(self.token_groups in ("part", "joint"),
              f"token_groups: expected 'part' or 'joint', got {self.token_groups!r}")
+        need(self.pooling in ("time", "mean"), f"pooling: expected 'time' or 'mean', got {self.pooling!r}")
+        need(self.time_bins >= 1, f"time_bins: expected >= 1, got {self.time_bins}")
+        need(self.contrast_view in ("clean", "masked"),
+             f"contrast_view: expected 'clean' or 'masked', got {self.contrast_view!r}")
         need(self.max_persons >= 1, f"max_persons: expected >= 1, got {self.max_persons}")
         need(self.dim >= 1 and self.heads >= 1 and self.dim % self.heads == 0,
              f"dim: expected a multiple of heads={self.heads}, got {self.dim}")
@@ -174,6 +195,11 @@ class SLiMConfig:
         need(0.0 < self.global_crop_min <= 1.0, f"global_crop_min: expected in (0, 1], got {self.global_crop_min}")
         need(0.0 < self.local_crop_min <= self.local_crop_max <= 1.0,
              f"local_crop_min/max: expected 0 < min <= max <= 1, got {self.local_crop_min}, {self.local_crop_max}")
+
+    @property
+    def embed_dim(self) -> int:
+        """Width of the pooled embedding: ``dim * time_bins`` for ``pooling="time"``, else ``dim``."""
+        return self.dim * self.time_bins if self.pooling == "time" else self.dim
 
     @property
     def num_patches(self) -> int:

@@ -116,6 +116,12 @@ def atomic_save_pretrained(model: SLiMEncoder, save_directory: str | os.PathLike
         model.push_to_hub(repo_id or target.name, model_card_kwargs=model_card_kwargs, **push_kwargs)
 
 
+def _pooling_text(config: SLiMConfig) -> str:
+    if config.pooling == "time":
+        return f"tokens averaged within {config.time_bins} time bins, concatenated in time order"
+    return "mean over all tokens"
+
+
 def _preset_name(config: SLiMConfig) -> str:
     for name in ("tiny", "small", "base"):
         p = getattr(SLiMConfig, name)()
@@ -156,7 +162,7 @@ feature modeling + global-local contrastive learning, [arXiv 2603.10648](https:/
 | input | {c.in_channels}-D coordinates, resampled to {c.num_frames} frames, up to {c.max_persons} person(s) |
 | preset | {_preset_name(c)} (width {c.dim}, depth {c.depth}, heads {c.heads}) |
 | tokens | {c.token_groups} groups, temporal patch {c.t_patch}: {model.num_tokens()} tokens per person |
-| embedding | {c.dim}-D, mean over tokens and present persons, L2-normalised by `embed()` |
+| embedding | {c.embed_dim}-D, {_pooling_text(c)}, averaged over present persons, L2-normalised by `embed()` |
 | training data | {info.get("training_data", "not recorded")} |
 
 ## Results
@@ -174,7 +180,7 @@ feature modeling + global-local contrastive learning, [arXiv 2603.10648](https:/
 ```python
 from slimkit import SLiMEncoder
 enc = SLiMEncoder.from_pretrained("<this repo or folder>")
-z = enc.embed(skeletons)   # (N, {c.dim}) numpy, sequences (T, {model.layout.num_joints}, {c.in_channels})
+z = enc.embed(skeletons)   # (N, {c.embed_dim}) numpy, sequences (T, {model.layout.num_joints}, {c.in_channels})
 ```
 """
     return ModelCard(body)

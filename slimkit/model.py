@@ -7,8 +7,10 @@ group* is either one body part of the layout (``token_groups="part"``: 5-6 token
 flag 0, so the encoder can tell "missing" from "at the origin". Learned factorised position embeddings (time
 x group) are added; the time table is linearly interpolated for views of another length.
 
-Persons are encoded separately and their pooled embeddings are averaged over the persons that are present.
-Absent (all-missing) persons are not encoded at all.
+Pooling (``config.pooling``). ``"time"``: token features are averaged over body parts and patches within each
+of ``config.time_bins`` equal time bins, and the bins are concatenated in time order, so the embedding tells a
+motion from its reverse; ``"mean"``: one mean over all tokens. Persons are encoded separately and their pooled
+embeddings are averaged over the persons that are present. Absent (all-missing) persons are not encoded at all.
 """
 
 from __future__ import annotations
@@ -140,8 +142,8 @@ class SLiMEncoder(
     # ---- shapes ------------------------------------------------------------------------------------------
     @property
     def embed_dim(self) -> int:
-        """Width ``D`` of the embedding."""
-        return self.config.dim
+        """Width ``D`` of the pooled embedding (``dim * time_bins`` with time pooling, else ``dim``)."""
+        return self.config.embed_dim
 
     def num_tokens(self, num_frames: int | None = None) -> int:
         """Tokens per person for a view of ``num_frames`` frames (default: ``config.num_frames``)."""
@@ -226,10 +228,23 @@ class SLiMEncoder(
         out[flat] = h
         return out.view(n, m, length, -1)
 
-    @staticmethod
-    def pool(tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """Mean over tokens, then over present persons: ``(N, M, L, D)``, ``(N, M)`` -> ``(N, D)``."""
-        per_person = tokens.mean(2)
+    def pool(self, tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Pool token features per ``config.pooling``, then average over present persons.
+
+        Args:
+            tokens: ``(N, M, L, D)`` token features, time-major (``L = patches * groups``).
+            present: ``(N, M)`` bool, persons that exist.
+
+        Returns:
+            ``(N, embed_dim)``.
+        """
+        n, m, length, d = tokens.shape
+        if self.config.pooling == "mean":
+            per_person = tokens.mean(2)
+        else:
+            per_patch = tokens.view(n * m, length // self.num_groups, self.num_groups, d).mean(2)
+            bins = F.adaptive_avg_pool1d(per_patch.transpose(1, 2), self.config.time_bins)  # (N*M, D, B)
+            per_person = bins.transpose(1, 2).reshape(n, m, -1)
         w = present.to(per_person.dtype)[..., None]
         return (per_person * w).sum(1) / w.sum(1).clamp_min(1.0)
 

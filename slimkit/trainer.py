@@ -122,6 +122,43 @@ def _collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch
     return out, lengths, index
 
 
+class CorpusSource:
+    """Several sources read as one: items ``0..len(a)-1`` from the first, then the second, and so on.
+
+    Args:
+        sources: :class:`~slimkit.preprocessing.SequenceSource` objects, all in the model's layout.
+    """
+
+    def __init__(self, sources: Sequence[SequenceSource]) -> None:
+        self.sources = list(sources)
+        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
+        self.name = "train_data"
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """``(source number, index within it)`` of a corpus index."""
+        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return k, index - int(self.offsets[k])
+
+    def batch(self, start: int, stop: int) -> list[np.ndarray]:
+        out = []
+        for i in range(start, stop):
+            k, j = self.locate(i)
+            out.extend(self.sources[k].batch(j, j + 1))
+        return out
+
+
+def _is_corpus(data: Any) -> bool:
+    """A list of data sets (``SkeletonDataset`` objects or paths), as opposed to a list of sequences."""
+    from .data import SkeletonDataset
+
+    return isinstance(data, (list, tuple)) and len(data) > 0 and all(
+        isinstance(d, (SkeletonDataset, str, os.PathLike)) for d in data
+    )
+
+
 class _ResumableSampler(DistributedSampler):
     """``DistributedSampler`` (shuffled per epoch, ``drop_last``) that can start in the middle of an epoch."""
 
@@ -136,6 +173,22 @@ class _ResumableSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return self.num_samples - self.start
+
+
+class _WeightedResumableSampler(_ResumableSampler):
+    """Draws each epoch's items with replacement, item ``i`` with probability ``item_weights[i]`` (set so that
+    each data set of a corpus gets its stated share), from a generator seeded by ``(seed, epoch)``: every
+    process draws the same list and takes its own shard, and a resumed run draws it again identically."""
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int, seed: int,
+                 item_weights: torch.Tensor) -> None:
+        super().__init__(dataset, num_replicas, rank, seed)
+        self.item_weights = item_weights
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        idx = torch.multinomial(self.item_weights, self.total_size, replacement=True, generator=g).tolist()
+        return iter(idx[self.rank : self.total_size : self.num_replicas][self.start :])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -153,10 +206,10 @@ class SLiMPretrainModel(nn.Module):
     def __init__(self, encoder: SLiMEncoder) -> None:
         super().__init__()
         c = encoder.config
-        d = encoder.embed_dim
+        d = c.dim
         self.encoder = encoder
         self.mfm_head = ProjectionHead(d, d, d)
-        self.projector = ProjectionHead(d, 2 * d, c.proj_dim)
+        self.projector = ProjectionHead(encoder.embed_dim, 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
         self.mfm_loss = MaskedFeatureLoss()
         self.glcl_loss = GlobalLocalContrastiveLoss(c.temperature)
@@ -171,6 +224,11 @@ class SLiMPretrainModel(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss of one batch.
 
+        The masked global views feed masked feature modeling. The contrastive queries come from an unmasked
+        forward of the same global views (``config.contrast_view="clean"``) or, paper-faithfully, from the
+        masked forward (``"masked"``), plus the local views; both are pooled with the encoder's pooling
+        (time-ordered by default).
+
         Args:
             global_views: ``(G*N, M, T, V, C)`` global views, view-major.
             mask: ``(G*N, L)`` bool token mask of each global view.
@@ -182,14 +240,25 @@ class SLiMPretrainModel(nn.Module):
             ``(total, {"mfm": ..., "glcl": ...})``.
         """
         c = self.encoder.config
-        tokens = self.encoder(global_views, mask)
         present = self.encoder.persons_present(global_views)
-        mfm = self.mfm_loss(self.mfm_head(tokens), teacher_tokens, mask, present)
-        pooled = [self.encoder.pool(tokens, present)]
-        if local_views is not None:
-            pooled.append(self.encoder.encode(local_views))
-        queries = self.predictor(self.projector(torch.cat(pooled)))
-        glcl = self.glcl_loss(list(queries.chunk(queries.shape[0] // teacher_keys[0].shape[0])), teacher_keys)
+        zero = global_views.new_zeros(())
+        masked_tokens = None
+        if c.mfm_weight > 0 or c.contrast_view == "masked":
+            masked_tokens = self.encoder(global_views, mask)
+        mfm = (self.mfm_loss(self.mfm_head(masked_tokens), teacher_tokens, mask, present)
+               if c.mfm_weight > 0 else zero)
+        if c.glcl_weight > 0:
+            if c.contrast_view == "masked":
+                pooled = [self.encoder.pool(masked_tokens, present)]
+            else:
+                pooled = [self.encoder.encode(global_views)]
+            if local_views is not None:
+                pooled.append(self.encoder.encode(local_views))
+            queries = self.predictor(self.projector(torch.cat(pooled)))
+            glcl = self.glcl_loss(list(queries.chunk(queries.shape[0] // teacher_keys[0].shape[0])),
+                                  teacher_keys)
+        else:
+            glcl = zero
         total = c.mfm_weight * mfm + c.glcl_weight * glcl
         return total, {"mfm": mfm.detach(), "glcl": glcl.detach()}
 
@@ -326,6 +395,12 @@ class Trainer:
         input_format: Axis order of ``train_data`` / ``eval_data`` arrays (see ``SequenceSource``).
         data_description: Text for the model card's "training data" row (default: a count of sequences).
         tensorboard: Also log to ``output_dir/tensorboard``; ``None`` = when TensorBoard is installed.
+        dataset_weights: Pretrain on several data sets at once: ``train_data`` is then a list of data sets
+            (``SkeletonDataset`` objects, paths that ``slimkit.data.load`` reads, or lists of sequences), each
+            converted to the model's layout (joints a set lacks are missing), and each epoch draws
+            ``len(corpus)`` items with replacement, set ``k`` with probability ``dataset_weights[k] /
+            sum(dataset_weights)``. A list of ``SkeletonDataset`` objects or paths without weights is a corpus
+            too, sampled in proportion to the sets' sizes (plain shuffling).
 
     Attributes:
         encoder: The student :class:`~slimkit.SLiMEncoder`; after ``fit()`` it holds the trained weights (in
@@ -370,6 +445,7 @@ class Trainer:
         input_format: str = "auto",
         data_description: str | None = None,
         tensorboard: bool | None = None,
+        dataset_weights: Sequence[float] | None = None,
     ) -> None:
         def pos_int(v: Any, name: str, allow_none: bool = False) -> None:
             if allow_none and v is None:
@@ -430,9 +506,14 @@ class Trainer:
         self.save_every, self.save_total_limit, self.log_every = save_every, save_total_limit, log_every
         self.eval_every, self.compile, self.show_progress_bar = eval_every, bool(compile), show_progress_bar
         self.tensorboard = tensorboard
-        self.source = SequenceSource(
-            train_data, input_format, encoder.layout.num_joints, self.config.in_channels, name="train_data"
-        )
+        self.item_weights: torch.Tensor | None = None
+        if dataset_weights is not None or _is_corpus(train_data):
+            self.source, self.item_weights, self.corpus_names = self._corpus(
+                train_data, dataset_weights, input_format)
+        else:
+            self.source = SequenceSource(
+                train_data, input_format, encoder.layout.num_joints, self.config.in_channels, name="train_data"
+            )
         self.dataset = PretrainDataset(self.source, self.config)
         self.dataset[0]  # fail fast on a shape or layout mismatch
         if batch_size > len(self.dataset):
@@ -458,6 +539,41 @@ class Trainer:
         )
         self.global_step = 0
         self.history: list[dict[str, Any]] = []
+
+    def _corpus(self, data: Any, weights: Sequence[float] | None,
+                input_format: str) -> tuple[CorpusSource, torch.Tensor | None, list[str]]:
+        """Sources of a multi-set corpus, each in the model's layout, and per-item sampling weights."""
+        from .data import SkeletonDataset, load
+
+        if not isinstance(data, (list, tuple)) or not data:
+            raise TypeError(
+                f"train_data: with dataset_weights, expected a list of data sets, got {type(data).__name__}"
+            )
+        if weights is not None:
+            w = [float(x) for x in weights]
+            if len(w) != len(data) or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+                raise ValueError(
+                    f"dataset_weights: expected {len(data)} non-negative weights (one per data set) with a "
+                    f"positive sum, got {list(weights)!r}"
+                )
+        target = self.config.layout
+        sources, names = [], []
+        for k, d in enumerate(data):
+            name = f"train_data[{k}]"
+            if isinstance(d, (str, os.PathLike)):
+                name = str(d)
+                d = load(d)
+            if isinstance(d, SkeletonDataset) and d.layout != target:
+                d = d.to_layout(target)
+            sources.append(SequenceSource(d, input_format, self.encoder.layout.num_joints,
+                                          self.config.in_channels, name=name))
+            names.append(name)
+        src = CorpusSource(sources)
+        if weights is None:
+            return src, None, names
+        sizes = np.diff(src.offsets)
+        per_item = np.concatenate([np.full(n, wk / sum(w) / n) for wk, n in zip(w, sizes)])
+        return src, torch.as_tensor(per_item, dtype=torch.float64), names
 
     # ---- schedule ------------------------------------------------------------------------------------------
     def steps_per_epoch(self, world_size: int = 1) -> int:
@@ -783,7 +899,10 @@ class Trainer:
         if self.compile:
             step_fn, teacher_fn = torch.compile(ddp_model), torch.compile(teacher)
 
-        sampler = _ResumableSampler(self.dataset, world, rank, self.seed)
+        if self.item_weights is not None:
+            sampler = _WeightedResumableSampler(self.dataset, world, rank, self.seed, self.item_weights)
+        else:
+            sampler = _ResumableSampler(self.dataset, world, rank, self.seed)
         workers = self.num_workers
         if workers is None:
             workers = 0 if device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) // world))
