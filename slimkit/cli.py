@@ -184,8 +184,19 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from slimkit import SLiMConfig, Trainer
 
-    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
-    eval_data = _load_data(args.data, args.layout, args.eval_split) if args.eval_split else None
+    if args.weights is not None and len(args.weights) != len(args.data):
+        raise ValueError(f"--weights: expected one weight per data set ({len(args.data)}), got {len(args.weights)}")
+    sets = []
+    for path in args.data:
+        one = len(args.data) == 1
+        # with several sets, --split applies to those that have it; the others are used whole
+        split = args.split if one else None
+        d = _load_data(path, args.layout if one else None, split, input_format=args.input_format)
+        if args.split and not one and args.split in d.split:
+            d = d.subset(args.split)
+        sets.append(d)
+    ds = sets[0]
+    eval_data = _load_data(args.data[0], args.layout, args.eval_split) if args.eval_split else None
     if args.resume_from:
         config_or_encoder: Any = args.resume_from
     elif args.config:
@@ -205,14 +216,21 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         seed=args.seed,
         eval_data=eval_data,
         show_progress_bar=not args.quiet,
-        data_description=f"{Path(args.data).name}"
-        + (f" ({args.split})" if args.split else "")
-        + f", {len(ds)} sequences",
+        data_description=" + ".join(f"{Path(p).name} ({len(d)} sequences)" for p, d in zip(args.data, sets))
+        + (f", split {args.split}" if args.split else ""),
     )
+    if len(sets) > 1:
+        # several data sets: each is converted to the model's layout by the Trainer and sampled by --weights
+        # (default: in proportion to their sizes)
+        target = args.layout or ds.layout
+        for p, d in zip(args.data, sets):
+            if d.layout != target:
+                print(f"{p}: converting joints from layout {d.layout!r} to the model's {target!r}", file=sys.stderr)
+        options["dataset_weights"] = args.weights or [float(len(d)) for d in sets]
     # options left unset keep the trainer's defaults
     trainer = Trainer(
         config_or_encoder,
-        ds,
+        sets if len(sets) > 1 else ds,
         output_dir=args.output_dir,
         **{k: v for k, v in options.items() if v is not None},
     )
@@ -435,7 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
         "  slimkit pretrain ntu60.pkl --split xsub_train --preset base -o runs/ntu60 --epochs 150\n"
         "  torchrun --nproc-per-node 4 -m slimkit pretrain ntu60.pkl --split xsub_train -o runs/ddp\n",
     )
-    p.add_argument("data", help="training data file or folder (labels are not used)")
+    p.add_argument("data", nargs="+",
+                   help="training data files or folders (labels are not used); several sets of any layouts are "
+                   "converted to the model's layout and pretrained on together")
+    p.add_argument("--weights", type=float, nargs="+", default=None,
+                   help="sampling weight of each data set (default: proportional to their sizes)")
     p.add_argument("--output-dir", "-o", required=True, help="folder for checkpoints and the final encoder")
     p.add_argument(
         "--preset",

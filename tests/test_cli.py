@@ -276,3 +276,22 @@ def test_user_errors_are_one_line_without_traceback(workdir, tmp_path, capsys, a
 def test_usage_error_exits_2(capsys):
     rc, _, err = run(capsys, "embed", "--frobnicate")
     assert rc == 2 and "usage:" in err
+
+
+def test_pretrain_on_two_sets_of_different_layouts(workdir, tmp_path, capsys):
+    """`slimkit pretrain A B --weights` converts B (ntu25) to A's layout (kinect20) and trains on both."""
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "ntu.npy", np.stack([random_walk(rng, 24, 25) for _ in range(8)])[:, None])
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "pretrain", workdir / "clips.npy", tmp_path / "ntu.npy", "--layout", "kinect20",
+                          "--weights", 1, 1, "--preset", "tiny", "-o", out, "--epochs", 1, "--batch-size", 4,
+                          "--max-steps", 2, "--device", "cpu")
+    assert rc == 0, err
+    assert "converting joints from layout 'ntu25'" in err
+    enc = SLiMEncoder.from_pretrained(out / "encoder")
+    assert enc.config.layout == "kinect20"
+    card = (out / "encoder" / "README.md").read_text()
+    assert "clips.npy (12 sequences) + ntu.npy (8 sequences)" in card
+    rc, _, err = run(capsys, "pretrain", workdir / "clips.npy", tmp_path / "ntu.npy", "--layout", "kinect20",
+                     "--weights", 1, "-o", tmp_path / "bad")
+    assert rc == 1 and "--weights" in err
