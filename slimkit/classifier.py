@@ -205,6 +205,7 @@ class SLiMClassifier(
         encoder: SLiMEncoder | None = None,
         class_names: Any = None,
         training_data: str | None = None,
+        test_data: str | None = None,
     ) -> SLiMClassifier:
         """A classifier from the result of :func:`~slimkit.evaluation.linear_probe` or ``finetune``.
 
@@ -216,6 +217,7 @@ class SLiMClassifier(
             class_names: Names of the labels: a list indexed by int label (e.g. ``dataset.classes``), or a
                 dict label -> name; default ``str(label)``.
             training_data: Description of the training data, for the card (e.g. ``"NW-UCLA views 1+2"``).
+            test_data: Description of the data the accuracy was measured on, for the card.
 
         Returns:
             The classifier, in eval mode on the CPU.
@@ -248,6 +250,8 @@ class SLiMClassifier(
         }
         if training_data:
             evaluation["training_data"] = str(training_data)
+        if test_data:
+            evaluation["test_data"] = str(test_data)
         config = ClassifierConfig(dataclasses.replace(enc.config), names, head_norm, evaluation)
         clf = cls(config)
         clf.encoder.load_state_dict(enc.state_dict())
@@ -434,6 +438,7 @@ A [slimkit](https://pypi.org/project/slimkit/) SLiM encoder with a linear head. 
 | head | {"BatchNorm1d(affine=False) + Linear (linear probe, frozen encoder)" if clf.config.head_norm else "Linear (fine-tuned encoder)"} |
 | view | centre crop p=0.95 of the valid frames, resampled to {c.num_frames} frames |
 | training data | {ev.get("training_data", "not recorded")} |
+| test data | {ev.get("test_data", "not recorded")} |
 | measured top-1 accuracy | {acc_text}{f" (top-5 {100 * top5:.2f} %)" if isinstance(top5, (int, float)) else ""} |
 
 ## Protocol

@@ -549,8 +549,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"linear probe: {res}")
         if args.save_classifier:
             described = f"{args.train}" + (f" (split {args.train_split})" if args.train_split else "")
+            tested = f"{args.test or args.train}" + (f" (split {args.test_split})" if args.test_split else "")
             clf = res.to_classifier(encoder, class_names=train.classes,
-                                    training_data=f"{described}, {len(train)} sequences")
+                                    training_data=f"{described}, {len(train)} sequences",
+                                    test_data=f"{tested}, {len(test)} sequences")
             clf.save_pretrained(args.save_classifier)
             results["classifier"] = str(args.save_classifier)
             print(f"saved the classifier (encoder + probe head, {clf.num_classes} classes) to "

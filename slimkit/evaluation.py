@@ -82,20 +82,21 @@ class EvalResult:
         return {"accuracy": self.accuracy, "protocol": self.protocol, **self.metrics}
 
     def to_classifier(self, encoder: SLiMEncoder | None = None, class_names: Any = None,
-                      training_data: str | None = None) -> Any:
+                      training_data: str | None = None, test_data: str | None = None) -> Any:
         """The trained head (``model``) with its encoder as a :class:`~slimkit.classifier.SLiMClassifier`.
 
         Args:
             encoder: The frozen encoder of a linear probe (a fine-tuning result holds its own).
             class_names: Names of the labels: a list indexed by int label (e.g. ``dataset.classes``) or a dict.
             training_data: Description of the training data, written into the model card.
+            test_data: Description of the data the accuracy was measured on, for the card.
 
         Returns:
             A ``SLiMClassifier`` whose card states the data, this protocol and this accuracy.
         """
         from .classifier import SLiMClassifier
 
-        return SLiMClassifier.from_result(self, encoder, class_names, training_data)
+        return SLiMClassifier.from_result(self, encoder, class_names, training_data, test_data)
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_save_load_and_card(probed, ucla, tmp_path):
     np.testing.assert_array_equal(back.predict_proba(te), clf.predict_proba(te))
     card = (tmp_path / "clf" / "README.md").read_text()
     assert f"{100 * res.accuracy:.2f} %" in card and "NW-UCLA subset, views 1+2" in card
-    assert "linear probe (MAMP)" in card and "donning" in card
+    assert "linear probe (MAMP)" in card and "donning" in card and "test data" in card
     with pytest.raises(ValueError, match="not a slimkit classifier"):
         SLiMClassifier.from_pretrained(_encoder_dir(tmp_path))
 
