@@ -47,10 +47,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .classifier import SLiMClassifier as SLiMClassifier
     from .data import SkeletonDataset as SkeletonDataset
     from .data import load as load
     from .evaluation import knn_accuracy as knn_accuracy
-    from .classifier import SLiMClassifier as SLiMClassifier
     from .evaluation import linear_probe as linear_probe
     from .moments import MomentIndex as MomentIndex
     from .retrieval import Retriever as Retriever

@@ -421,6 +421,9 @@ def classifier_card(clf: SLiMClassifier, **kwargs: Any) -> ModelCard:
     data = ModelCardData(library_name="slimkit", license="apache-2.0",
                          tags=sorted({"skeleton", "action-recognition", "slimkit", c.layout}))
     classes = ", ".join(f"`{n}`" for n in clf.classes)
+    v = clf.encoder.layout.num_joints
+    head = ("BatchNorm1d(affine=False) + Linear (linear probe, frozen encoder)" if clf.config.head_norm
+            else "Linear (fine-tuned encoder)")
     body = f"""---
 {data.to_yaml()}
 ---
@@ -428,14 +431,14 @@ def classifier_card(clf: SLiMClassifier, **kwargs: Any) -> ModelCard:
 # SLiM skeleton action classifier ({len(clf.classes)} classes, {c.layout})
 
 A [slimkit](https://pypi.org/project/slimkit/) SLiM encoder with a linear head. Input: skeleton sequences
-`(T, {clf.encoder.layout.num_joints}, {c.in_channels})` (or `(M, T, V, C)`, up to {c.max_persons} person(s)); output: one of
+`(T, {v}, {c.in_channels})` (or `(M, T, V, C)`, up to {c.max_persons} person(s)); output: one of
 {len(clf.classes)} classes with probabilities.
 
 | field | value |
 |---|---|
 | classes | {classes} |
 | encoder | width {c.dim}, depth {c.depth}, {c.token_groups} tokens, {c.num_frames} frames, layout `{c.layout}` |
-| head | {"BatchNorm1d(affine=False) + Linear (linear probe, frozen encoder)" if clf.config.head_norm else "Linear (fine-tuned encoder)"} |
+| head | {head} |
 | view | centre crop p=0.95 of the valid frames, resampled to {c.num_frames} frames |
 | training data | {ev.get("training_data", "not recorded")} |
 | test data | {ev.get("test_data", "not recorded")} |
