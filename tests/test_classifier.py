@@ -51,7 +51,7 @@ def test_classifier_reproduces_the_measured_accuracy_on_real_data(probed, ucla):
     enc, res, _, te = probed
     _, ds = ucla
     clf = res.to_classifier(enc, class_names=ds.classes, training_data="NW-UCLA subset, views 1+2")
-    pred = clf.predict(te)
+    pred = clf.predict(te, device="cpu")
     truth = [ds.classes[v] for v in te.labels]
     assert np.mean(np.array(pred.names) == np.array(truth)) == pytest.approx(res.accuracy, abs=1e-6)
     np.testing.assert_allclose(pred.probabilities.sum(1), 1.0, atol=1e-5)
@@ -69,7 +69,7 @@ def test_save_load_and_card(probed, ucla, tmp_path):
                                                                     "model.safetensors"]
     back = SLiMClassifier.from_pretrained(tmp_path / "clf")
     assert back.classes == list(ds.classes)
-    np.testing.assert_array_equal(back.predict_proba(te), clf.predict_proba(te))
+    np.testing.assert_array_equal(back.predict_proba(te, device="cpu"), clf.predict_proba(te, device="cpu"))
     card = (tmp_path / "clf" / "README.md").read_text()
     assert f"{100 * res.accuracy:.2f} %" in card and "NW-UCLA subset, views 1+2" in card
     assert "linear probe (MAMP)" in card and "donning" in card and "test data" in card
@@ -107,7 +107,7 @@ def test_finetune_result_becomes_a_classifier(rng):
     assert not clf.config.head_norm
     # the classifier's encoder is the fine-tuned copy, not the caller's encoder
     assert not torch.equal(clf.encoder.blocks[0].mlp[0].weight, enc.blocks[0].mlp[0].weight)
-    pred = clf.predict(seqs[8:])
+    pred = clf.predict(seqs[8:], device="cpu")
     acc = np.mean(pred.labels == labels[8:])
     assert acc == pytest.approx(res.accuracy)
 
@@ -121,7 +121,7 @@ def test_cli_evaluate_save_classifier_then_predict(ucla, tmp_path, capsys):
     assert rc == 0
     measured = json.loads((tmp_path / "eval.json").read_text())["linear_probe_top1"]
     capsys.readouterr()
-    rc = main(["predict", str(d), "--split", "test", "-m", str(tmp_path / "clf"), "--top-k", "2",
+    rc = main(["predict", str(d), "--split", "test", "-m", str(tmp_path / "clf"), "--top-k", "2", "--device", "cpu",
                "-o", str(tmp_path / "pred.json")])
     out, err = capsys.readouterr()
     assert rc == 0
