@@ -21,7 +21,7 @@ Conventions (written down because a user relies on them):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -200,17 +200,3 @@ def embed_windows(
         window,
         stride,
     )
-
-
-def windows_summary(result: WindowEmbeddings, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """One dict per window: ``id`` (recording name or index), ``start``, ``end`` (and times with fps)."""
-    rows = []
-    for r in range(len(result)):
-        i = int(result.sequence[r])
-        row: dict[str, Any] = {"id": names[i] if names is not None else i, "start": int(result.start[r]),
-                               "end": int(result.end[r])}
-        if result.fps is not None:
-            row["start_time"] = float(result.start[r] / result.fps)
-            row["end_time"] = float(result.end[r] / result.fps)
-        rows.append(row)
-    return rows
