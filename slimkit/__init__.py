@@ -28,9 +28,12 @@ _LAZY = {
     "linear_probe": "evaluation",
     "SkeletonDataset": "data",
     "load": "data",
+    "MomentIndex": "moments",
+    "SLiMClassifier": "classifier",
 }
 _SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "trainer",
-               "retrieval", "evaluation", "data", "viz", "cli"}
+               "retrieval", "evaluation", "data", "viz", "cli", "windows", "moments", "export",
+               "classifier"}
 
 __all__ = [
     "__version__",
@@ -44,10 +47,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .classifier import SLiMClassifier as SLiMClassifier
     from .data import SkeletonDataset as SkeletonDataset
     from .data import load as load
     from .evaluation import knn_accuracy as knn_accuracy
     from .evaluation import linear_probe as linear_probe
+    from .moments import MomentIndex as MomentIndex
     from .retrieval import Retriever as Retriever
     from .trainer import Trainer as Trainer
 

@@ -1,4 +1,4 @@
-"""The ``slimkit`` command line: pretrain, embed, index, search and evaluate without writing Python.
+"""The ``slimkit`` command line: pretrain, embed, index, search, evaluate and predict without writing Python.
 
 Every subcommand reads skeleton data through [`slimkit.data.load`][slimkit.data.load] (NTU ``.skeleton``
 folders, CTR-GCN ``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain
@@ -28,6 +28,7 @@ examples:
   slimkit search ucla.slimidx --queries ucla.npy --rows 0 5 9 -k 5
   slimkit evaluate data/ntu60_xsub.pkl --model runs/x/encoder --train-split xsub_train --test-split xsub_val
   slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
+  slimkit predict data/nw-ucla/all_sqe --split test -m ucla-classifier
 
 Data files are read by slimkit.data.load: NTU .skeleton folders, CTR-GCN .npz, pyskl .pkl,
 NW-UCLA .json folders, Penn Action .mat folders, .npy batches (N, M, T, V, C) and folders of .npy
@@ -252,8 +253,13 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".npy":
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
+    if args.window is None and (args.stride is not None or args.fps is not None):
+        raise ValueError("--stride and --fps apply to windows: add --window W")
     encoder = _load_model(args.model)
     ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
+    meta = {"model": args.model, "data": str(args.data), "split": args.split, "normalized": not args.no_normalize}
+    if args.window is not None:
+        return _embed_windows(args, encoder, ds, out, meta)
     emb = encoder.embed(
         ds,
         batch_size=args.batch_size,
@@ -262,20 +268,47 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         show_progress_bar=not args.quiet,
         precision=args.precision,
     )
-    _write_embeddings(
-        out,
-        emb,
-        ds,
-        {
-            "model": args.model,
-            "data": str(args.data),
-            "split": args.split,
-            "normalized": not args.no_normalize,
-        },
-    )
+    _write_embeddings(out, emb, ds, meta)
     print(
         f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
         f"(ids and labels in {_sidecar(out)})"
+    )
+    return 0
+
+
+def _embed_windows(args: argparse.Namespace, encoder: Any, ds: Any, out: Path, meta: dict[str, Any]) -> int:
+    """``slimkit embed --window``: one row per (recording, start, end); the sidecar lists the windows."""
+    import numpy as np
+
+    res = encoder.embed_windows(
+        ds, window=args.window, stride=args.stride, fps=args.fps, batch_size=args.batch_size,
+        device=args.device, normalize=not args.no_normalize, show_progress_bar=not args.quiet,
+        precision=args.precision,
+    )
+    names = list(ds.names)
+    labels = np.asarray(ds.labels)[res.sequence]
+    rec = [names[i] for i in res.sequence]
+    info = {
+        **meta,
+        "shape": list(res.embeddings.shape),
+        "layout": ds.layout,
+        "window": res.window,
+        "stride": res.stride,
+        "fps": res.fps,
+        "ids": [f"{r}@{a}-{b}" for r, a, b in zip(rec, res.start.tolist(), res.end.tolist(), strict=True)],
+        "labels": _plain(labels),
+        "classes": ds.classes,
+        "windows": [[r, a, b] for r, a, b in zip(rec, res.start.tolist(), res.end.tolist(), strict=True)],
+    }
+    if res.fps is not None:
+        info["times"] = [[float(a), float(b)] for a, b in zip(res.start_time, res.end_time, strict=True)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, res.embeddings)
+    _sidecar(out).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(
+        f"wrote {len(res)} window embeddings ({len(set(res.sequence.tolist()))} recordings, window "
+        f"{res.window}, stride {res.stride}) of dimension {res.embeddings.shape[1]} to {out} "
+        f"(recording, start, end of each row in {_sidecar(out)})"
     )
     return 0
 
@@ -284,6 +317,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from slimkit import Retriever
 
     emb, info = _read_embeddings(args.embeddings)
+    if info.get("windows") is not None:
+        return _index_windows(args, emb, info)
     ids = _read_list(args.ids, len(emb), "--ids") or info.get("ids")
     labels = _read_list(args.labels, len(emb), "--labels") or info.get("labels")
     if labels is not None and all(v == -1 for v in labels):
@@ -295,6 +330,29 @@ def _cmd_index(args: argparse.Namespace) -> int:
     retriever.add(emb, ids=ids, labels=labels)
     retriever.save(args.output)
     print(f"indexed {len(retriever)} embeddings ({args.index}, {args.metric}) into {args.output}")
+    return 0
+
+
+def _index_windows(args: argparse.Namespace, emb: Any, info: dict[str, Any]) -> int:
+    """Window embeddings (``slimkit embed --window``) go into a MomentIndex file."""
+    import numpy as np
+
+    from slimkit.moments import MomentIndex
+
+    if args.ids or args.labels:
+        raise ValueError("--ids / --labels: window embeddings take the recording ids from their sidecar")
+    windows = info["windows"]
+    if len(windows) != len(emb):
+        raise ValueError(f"{args.embeddings}: the sidecar lists {len(windows)} windows for {len(emb)} rows")
+    idx = MomentIndex(None, window=int(info["window"]), stride=int(info["stride"]), fps=info.get("fps"),
+                      dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device)
+    notes = {k: info[k] for k in ("model", "data", "layout") if info.get(k) is not None}
+    idx.retriever.info.update(notes)
+    idx.add_windows(emb, [w[0] for w in windows], np.array([w[1] for w in windows], dtype=np.int64),
+                    np.array([w[2] for w in windows], dtype=np.int64))
+    idx.save(args.output)
+    print(f"indexed {len(idx)} windows of {len(idx.recordings)} recordings as a moment index into "
+          f"{args.output} ('slimkit search' answers with moments: recording, start, end)")
     return 0
 
 
@@ -313,6 +371,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise ValueError(f"-k: expected a positive number of neighbours, got {args.k}")
     _check_exists(args.index, "index")
     retriever = Retriever.load(args.index)
+    if "moment_index" in retriever.info:
+        return _search_moments(args, retriever)
     if args.model is None:
         if not args.queries.endswith(".npy"):
             raise ValueError("--queries is not a .npy of embeddings: pass --model to embed skeleton data")
@@ -365,9 +425,111 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_moments(args: argparse.Namespace, retriever: Any) -> int:
+    """Search a moment index: top-k moments (recording, start, end, score) per query, after temporal NMS."""
+    import numpy as np
+
+    from slimkit.moments import MomentIndex
+
+    idx = MomentIndex.load(args.index)
+    if args.model is None:
+        if not args.queries.endswith(".npy"):
+            raise ValueError("--queries is not a .npy of embeddings: pass --model to embed skeleton data")
+        q, info = _read_embeddings(args.queries, "--queries")
+        q_ids = info.get("ids")
+    else:
+        _check_exists(args.queries, "--queries")
+        encoder = _load_model(args.model)
+        ds = _fit_layout(
+            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
+        )
+        q_ids = ds.names
+        q = encoder.embed(ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet,
+                          precision=args.precision)
+    if q.shape[1] != retriever.dim:
+        raise ValueError(f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
+                         f"{retriever.dim} (embed the queries with the index's model)")
+    rows = list(range(len(q))) if args.rows is None else args.rows
+    bad = [r for r in rows if not -len(q) <= r < len(q)]
+    if bad:
+        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries")
+    res = idx.search(np.ascontiguousarray(q[rows]), k=args.k, iou_threshold=args.iou_threshold)
+    out = [{"query": q_ids[r] if q_ids else r, "moments": [m.to_dict() for m in moments]}
+           for r, moments in zip(rows, res, strict=True)]
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(out, indent=1), encoding="utf-8")
+        print(f"wrote {len(out)} queries x top-{args.k} moments to {args.output}", file=sys.stderr)
+    if not (args.quiet and args.output):
+        for item in out:
+            print(f"query {item['query']}:")
+            for rank, m in enumerate(item["moments"], 1):
+                when = "" if m["start_time"] is None else f" ({m['start_time']:.2f}-{m['end_time']:.2f} s)"
+                print(f"  {rank:>2}. {m['recording']}  frames {m['start']}-{m['end']}{when}  score "
+                      f"{m['score']:.4f}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from slimkit.classifier import SLiMClassifier
+
+    _check_exists(args.data, "data")
+    if args.top_k < 1:
+        raise ValueError(f"--top-k: expected a positive number of classes, got {args.top_k}")
+    if args.output and Path(args.output).suffix not in (".json", ".csv"):
+        raise ValueError(f"--output: expected a .json or .csv file name, got {args.output}")
+    clf = SLiMClassifier.from_pretrained(args.model)
+    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), clf.encoder)
+    pred = clf.predict(ds, batch_size=args.batch_size, device=args.device)
+    top = pred.top_k(args.top_k)
+    rows = [
+        {"id": name, "prediction": pred.names[i], "probability": float(pred.confidence[i]),
+         "top_k": [{"class": c, "probability": p} for c, p in top[i]]}
+        for i, name in enumerate(ds.names)
+    ]
+    labels = np.asarray(ds.labels)
+    accuracy = None
+    if len(labels) and (labels >= 0).all():
+        truth = [ds.classes[v] if ds.classes and 0 <= v < len(ds.classes) else str(v) for v in labels.tolist()]
+        if set(truth) <= set(clf.classes):
+            accuracy = float(np.mean([p == t for p, t in zip(pred.names, truth, strict=True)]))
+            for row, t in zip(rows, truth, strict=True):
+                row["label"] = t
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".csv":
+            import csv
+            import io
+
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(["id", "prediction", "probability"] + (["label"] if accuracy is not None else []))
+            for r in rows:
+                w.writerow([r["id"], r["prediction"], f"{r['probability']:.6f}"]
+                           + ([r["label"]] if accuracy is not None else []))
+            out.write_text(buf.getvalue(), encoding="utf-8")
+        else:
+            out.write_text(json.dumps({"model": args.model, "classes": clf.classes, "accuracy": accuracy,
+                                       "predictions": rows}, indent=1), encoding="utf-8")
+        print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
+    if not (args.quiet and args.output):
+        for r in rows:
+            alts = "  ".join(f"{c['class']} {c['probability']:.3f}" for c in r["top_k"][1:])
+            print(f"{r['id']}\t{r['prediction']}\t{r['probability']:.4f}" + (f"\t({alts})" if alts else ""))
+    if accuracy is not None:
+        print(f"accuracy against the data's labels: {100 * accuracy:.2f} % ({len(rows)} sequences)",
+              file=sys.stderr)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.test is None and not args.test_split:
         raise ValueError("say which sequences to test on: --test DATA, or --test-split (with --train-split)")
+    if args.save_classifier and not args.linear_probe:
+        raise ValueError("--save-classifier saves the linear probe's head: add --linear-probe")
     from slimkit import knn_accuracy, linear_probe
 
     _check_exists(args.train, "train")
@@ -403,6 +565,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         results["linear_probe_top1"] = float(res.accuracy)
         results["linear_probe_protocol"] = res.protocol
         print(f"linear probe: {res}")
+        if args.save_classifier:
+            described = f"{args.train}" + (f" (split {args.train_split})" if args.train_split else "")
+            tested = f"{args.test or args.train}" + (f" (split {args.test_split})" if args.test_split else "")
+            clf = res.to_classifier(encoder, class_names=train.classes,
+                                    training_data=f"{described}, {len(train)} sequences",
+                                    test_data=f"{tested}, {len(test)} sequences")
+            clf.save_pretrained(args.save_classifier)
+            results["classifier"] = str(args.save_classifier)
+            print(f"saved the classifier (encoder + probe head, {clf.num_classes} classes) to "
+                  f"{args.save_classifier}: slimkit predict -m {args.save_classifier} DATA")
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(results, indent=1), encoding="utf-8")
@@ -503,12 +675,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  slimkit embed data/nw-ucla/all_sqe -m runs/ucla/encoder -o ucla.npy\n"
         "  slimkit embed poses.npy --input-format NTVC --layout coco17 -m runs/x/encoder -o poses_emb.npy\n"
-        "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n",
+        "  slimkit embed ntu60.pkl --split xsub_val -m org/slim-ntu60-base -o val.npy --device cuda\n"
+        "  slimkit embed recordings/ -m runs/x/encoder --window 64 --stride 16 --fps 30 -o windows.npy\n",
     )
     p.add_argument("data", help="data file or folder")
     p.add_argument("--output", "-o", required=True, help="output .npy file")
     p.add_argument("--split", help="named split of the data file, e.g. xsub_val")
     p.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the embeddings")
+    p.add_argument(
+        "--window", type=int, help="embed sliding windows of W frames of each (long) recording: one row per "
+        "(id, start, end), listed in the .json sidecar"
+    )
+    p.add_argument("--stride", type=int, help="frames between window starts (default: W // 2)")
+    p.add_argument("--fps", type=float, help="frame rate, to write window times in seconds")
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     p.add_argument(
         "--precision",
@@ -564,6 +743,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
     p.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based)")
     p.add_argument("--output", "-o", help="write the results as JSON")
+    p.add_argument(
+        "--iou-threshold", type=float, default=0.0,
+        help="moment indexes: drop a window overlapping a better moment of the same recording by more than "
+        "this temporal IoU",
+    )
     p.add_argument("--model", "-m", help="encoder for queries given as data")
     p.add_argument("--layout", help="joint layout of query data when the file does not say")
     p.add_argument("--input-format", help="axis order of a .npy array of queries, e.g. NTVC")
@@ -607,9 +791,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="also train and test a linear probe (MAMP's recipe: costs one encoder pass per epoch)",
     )
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")
+    p.add_argument(
+        "--save-classifier", metavar="DIR",
+        help="with --linear-probe: save encoder + probe head + class names as a classifier folder for "
+        "'slimkit predict' (its card states the data, protocol and accuracy)",
+    )
     p.add_argument("--output", "-o", help="write the results as JSON")
     _common(p)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="classify sequences with a saved classifier",
+        formatter_class=_Formatter,
+        description="Predict the class of every sequence with a classifier folder (saved by "
+        "'slimkit evaluate --linear-probe --save-classifier' or SLiMClassifier.save_pretrained). Prints "
+        "id, predicted class and its probability per line; --output writes .json (with the top-k "
+        "classes) or .csv. When the data carry labels, the accuracy is printed too.",
+        epilog="examples:\n"
+        "  slimkit predict data/nw-ucla/all_sqe --split test -m ucla-classifier\n"
+        "  slimkit predict clips/ --layout kinect20 -m ucla-classifier --top-k 3 -o predictions.json\n",
+    )
+    p.add_argument("data", help="data file or folder")
+    p.add_argument("--split", help="named split of the data file, e.g. test")
+    p.add_argument("--top-k", type=int, default=1, help="also list the next most probable classes")
+    p.add_argument("--output", "-o", help="write the predictions (.json or .csv)")
+    p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
+    p.add_argument(
+        "--model", "-m", required=True, help="classifier folder or Hub repo id (SLiMClassifier.save_pretrained)"
+    )
+    p.add_argument(
+        "--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)"
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no printout when -o is given")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 

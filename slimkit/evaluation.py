@@ -81,6 +81,23 @@ class EvalResult:
         """``accuracy``, ``protocol`` and ``metrics`` as a JSON-friendly dict."""
         return {"accuracy": self.accuracy, "protocol": self.protocol, **self.metrics}
 
+    def to_classifier(self, encoder: SLiMEncoder | None = None, class_names: Any = None,
+                      training_data: str | None = None, test_data: str | None = None) -> Any:
+        """The trained head (``model``) with its encoder as a :class:`~slimkit.classifier.SLiMClassifier`.
+
+        Args:
+            encoder: The frozen encoder of a linear probe (a fine-tuning result holds its own).
+            class_names: Names of the labels: a list indexed by int label (e.g. ``dataset.classes``) or a dict.
+            training_data: Description of the training data, written into the model card.
+            test_data: Description of the data the accuracy was measured on, for the card.
+
+        Returns:
+            A ``SLiMClassifier`` whose card states the data, this protocol and this accuracy.
+        """
+        from .classifier import SLiMClassifier
+
+        return SLiMClassifier.from_result(self, encoder, class_names, training_data, test_data)
+
 
 # ---- inputs ------------------------------------------------------------------------------------------------
 def _labels(labels: Any, data: Any, name: str, n: int) -> np.ndarray:
@@ -482,6 +499,7 @@ def linear_probe(
             "num_test": len(x_test),
             "num_classes": len(classes),
             "epochs": epochs,
+            "features": "precomputed" if encoder is None else "encoder",
         },
         model=head,
         classes=classes,

@@ -225,8 +225,13 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], so
 def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, revision: str | None = None,
                     cache_dir: str | os.PathLike | None = None, force_download: bool = False,
                     token: str | bool | None = None, local_files_only: bool = False,
-                    map_location: str | torch.device = "cpu") -> SLiMEncoder:
-    """Implementation of ``SLiMEncoder.from_pretrained`` (see there)."""
+                    map_location: str | torch.device = "cpu",
+                    config_loader: Any = None) -> SLiMEncoder:
+    """Implementation of ``SLiMEncoder.from_pretrained`` (see there).
+
+    ``config_loader`` (path -> config) builds the config that ``cls`` takes; default
+    ``SLiMConfig.from_json_file``. ``SLiMClassifier`` passes its own.
+    """
     name = os.fspath(name_or_path)
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -258,7 +263,7 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
                 ) from e
             logger.info("using the copy of %s shipped with slimkit (%s)", name, type(e).__name__)
             cfg_path, weights_path = _resolve_folder_files(packaged)
-    config = SLiMConfig.from_json_file(cfg_path)
+    config = (config_loader or SLiMConfig.from_json_file)(cfg_path)
     model = cls(config)
     try:
         state = load_file(str(weights_path), device=str(map_location))

@@ -328,6 +328,44 @@ class SLiMEncoder(
         out = torch.cat(outs)
         return out.numpy() if convert_to_numpy else out
 
+    def embed_windows(self, skeletons: Any, window: int, stride: int | None = None, fps: float | None = None,
+                      **kwargs: Any) -> Any:
+        """One embedding per sliding window of a long recording (see :func:`slimkit.windows.embed_windows`).
+
+        Args:
+            skeletons: One recording ``(T, V, C)`` / ``(M, T, V, C)``, or several (anything ``embed`` accepts).
+            window: Window length in frames.
+            stride: Frames between window starts (default ``window // 2``).
+            fps: Frame rate, to report window times in seconds.
+            **kwargs: ``batch_size``, ``device``, ``normalize``, ``input_format``, ``precision``,
+                ``show_progress_bar``, as in ``embed``.
+
+        Returns:
+            A :class:`~slimkit.windows.WindowEmbeddings`: ``embeddings (W, D)``, ``sequence``, ``start``,
+            ``end`` (exclusive) per window, and ``start_time`` / ``end_time`` given ``fps``.
+        """
+        from .windows import embed_windows
+
+        return embed_windows(self, skeletons, window, stride, fps, **kwargs)
+
+    def export(self, path: str | os.PathLike, **kwargs: Any) -> Path:
+        """Export ``embed`` on prepared tensors to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
+
+        See :func:`slimkit.export.export`: the graph maps prepared skeletons ``(N, M, T, V, C)`` (batch size
+        dynamic) to the embeddings ``embed()`` returns; preprocessing stays in numpy
+        (:func:`slimkit.export.prepare`).
+
+        Args:
+            path: Output file, ``*.onnx`` or ``*.pt2``.
+            **kwargs: ``normalize``, ``opset_version``, passed to :func:`slimkit.export.export`.
+
+        Returns:
+            The path written.
+        """
+        from .export import export
+
+        return export(self, path, **kwargs)
+
     # ---- Hub -----------------------------------------------------------------------------------------------
     def _save_pretrained(self, save_directory: Path) -> None:
         from .hub import save_weights

@@ -33,8 +33,11 @@ __all__ = [
     "prepare_sequence",
     "prepare_batch",
     "missing_joints",
+    "LongSequenceWarning",
+    "LONG_SEQUENCE_FACTOR",
 ]
 
+LONG_SEQUENCE_FACTOR = 8  # more valid frames than this many times num_frames: warn and point to windows
 MAX_ABS_COORD = 1e6  # coordinates beyond this (after centring) are refused: no unit we support gets there
 _AXES = "NMTVC"
 
@@ -62,6 +65,15 @@ def _as_numpy(x: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name}: could not be read as an array ({e})") from None
     _check_dtype(a, name)
     return a
+
+
+class LongSequenceWarning(UserWarning):
+    """A sequence is much longer than the model's view and gets squashed into ``num_frames`` frames.
+
+    Emitted by :func:`prepare_sequence` (so by ``SLiMEncoder.embed``) when a sequence has more than
+    :data:`LONG_SEQUENCE_FACTOR` times ``num_frames`` valid frames. Silence it with
+    ``warnings.filterwarnings("ignore", category=LongSequenceWarning)``.
+    """
 
 
 def missing_joints(x: np.ndarray) -> np.ndarray:
@@ -286,8 +298,23 @@ def resample(seq: np.ndarray, num_frames: int) -> np.ndarray:
 
 def prepare_sequence(seq: np.ndarray, config: SLiMConfig, layout: Layout | None = None,
                      name: str = "skeletons") -> np.ndarray:
-    """The whole pipeline: ``(M, T, V, C_in)`` -> ``(max_persons, num_frames, V, C)`` float32, ``NaN`` = missing."""
-    a = resample(standardize(seq, config, layout, name), config.num_frames)
+    """The whole pipeline: ``(M, T, V, C_in)`` -> ``(max_persons, num_frames, V, C)`` float32, ``NaN`` = missing.
+
+    A sequence of more than ``LONG_SEQUENCE_FACTOR * num_frames`` valid frames raises a
+    :class:`LongSequenceWarning` (once per process, by Python's default warning filter): resampling it to
+    ``num_frames`` frames blurs a long recording into one vector; embed it in windows instead.
+    """
+    a = standardize(seq, config, layout, name)
+    if a.shape[1] > LONG_SEQUENCE_FACTOR * config.num_frames:
+        warnings.warn(
+            f"a sequence has more than {LONG_SEQUENCE_FACTOR * config.num_frames} valid frames "
+            f"({LONG_SEQUENCE_FACTOR}x the model's {config.num_frames}-frame view) and is squashed into "
+            f"{config.num_frames} frames, which blurs a long recording into one vector; embed it in windows: "
+            "encoder.embed_windows(x, window=W, stride=S) or `slimkit embed --window W --stride S`",
+            LongSequenceWarning,
+            stacklevel=2,
+        )
+    a = resample(a, config.num_frames)
     if a.shape[0] < config.max_persons:
         pad = np.full((config.max_persons - a.shape[0],) + a.shape[1:], np.nan, dtype=a.dtype)
         a = np.concatenate([a, pad])
