@@ -1234,7 +1234,10 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
     ``.skeleton`` -> :func:`read_ntu_skeleton`, ``.npz`` -> :func:`read_npz`, ``.pkl`` / ``.pickle`` ->
     :func:`read_pyskl`, ``.json`` -> :func:`read_nwucla`, ``.mat`` -> :func:`read_penn_action`, ``.npy`` ->
     :func:`read_npy`. A folder is read when all its recognised files have one of these suffixes
-    (``.skeleton``, ``.json``, ``.mat``, ``.npy``).
+    (``.skeleton``, ``.json``, ``.mat``, ``.npy``). Motion capture and CSV files are recognised by
+    :func:`slimkit.mocap.detect_reader`: ``.bvh`` -> :func:`slimkit.mocap.read_bvh`, ``.amc`` / ``.asf`` ->
+    :func:`slimkit.mocap.read_amc`, Kinder-Gator ``.csv`` -> :func:`slimkit.kindergator.read_kinder_gator`,
+    also in folders that hold them in subfolders (HDM05's ``train/<class>/``, Kinder-Gator's ``Adults/``).
 
     Args:
         path: A file or a folder.
@@ -1246,6 +1249,11 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
         A :class:`SkeletonDataset`.
     """
     p = _path(path)
+    from .mocap import detect_reader  # BVH, ASF/AMC, Kinder-Gator CSV; imported here: it imports this module
+
+    reader = detect_reader(p)
+    if reader is not None:
+        return reader(p, layout=layout, **kw)
     if p.is_dir():
         found = {
             _SUFFIXES[f.suffix.lower()] for f in p.iterdir() if f.is_file() and f.suffix.lower() in _SUFFIXES
