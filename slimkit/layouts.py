@@ -521,7 +521,7 @@ _KINECT_LIMBS_BANDAI = {
 }  # fmt: skip
 _CONVERSIONS.update({
     ("hdm05-31", "kinect20"): _sided({
-        "hip_center": ("root",), "spine": ("lowerback",), "shoulder_center": ("thorax",),
+        "hip_center": ("root",), "spine": ("root", "lowerback"), "shoulder_center": ("thorax",),
         "head": ("upperneck", "head"), **_KINECT_LIMBS_HDM05,
     }),
     ("hdm05-31", "ntu25"): _sided({
@@ -530,7 +530,7 @@ _CONVERSIONS.update({
         "l_hand_tip": ("l_fingers",), "l_thumb": ("l_thumb",),
     }),
     ("bvh-bandai22", "kinect20"): _sided({
-        "hip_center": ("hips",), "spine": ("spine",), "shoulder_center": ("neck",), "head": ("head",),
+        "hip_center": ("hips",), "spine": ("hips", "spine"), "shoulder_center": ("neck",), "head": ("head",),
         **_KINECT_LIMBS_BANDAI,
     }),
     ("bvh-bandai22", "ntu25"): _sided({

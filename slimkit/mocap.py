@@ -20,7 +20,7 @@ conversion, and return the usual :class:`~slimkit.data.SkeletonDataset` (items `
 
 Positions come out in metres, in the capture's world frame (y up for both sets here; not turned towards a
 camera: models with ``view_align`` turn them). The frame rate is the file's (BVH ``Frame Time``; AMC: the
-``_<fps>`` ending of HDM05 names such as ``..._120.amc``, else 120, the CMU and HDM05 rate), and
+``_<fps>`` ending of HDM05 names (``HDM_bd_squat1Reps_001_120.amc``), else 120, the CMU and HDM05 rate), and
 ``target_fps`` (default **30**, the Kinect rate) resamples by taking the frame nearest each target time,
 which is exact decimation for 120 -> 30 fps and keeps the skeleton rigid; ``target_fps=None`` keeps every
 frame. ``meta`` records ``fps`` (of the items) and ``source_fps``.
@@ -194,8 +194,10 @@ def _select_frames(n: int, source_fps: float, target_fps: float | None) -> np.nd
 
 
 def _rate(frame_time: float) -> float:
-    """Frames per second from a frame time, rounded to 1e-4 (``0.0333333`` s is 30 fps, not 30.00003)."""
-    return round(1.0 / frame_time, 4)
+    """Frames per second from a frame time, snapped to a whole number when within the precision files write
+    frame times with (``0.0333333`` s is 30 fps, not 30.00003)."""
+    rate = 1.0 / frame_time
+    return float(round(rate)) if abs(rate - round(rate)) <= 1e-5 * rate else rate
 
 
 def _check_fps(target_fps: float | None) -> float | None:
@@ -401,15 +403,14 @@ def _bvh_scale(bvh: _Bvh, path: Path, unit: str | float) -> float:
         if unit not in _UNITS:
             raise ValueError(f"unit: expected 'auto', one of {sorted(_UNITS)} or metres per file unit, got {unit!r}")
         return _UNITS[unit]
-    rest = np.zeros((len(bvh.joints), 3))
-    for i, j in enumerate(bvh.joints):
-        rest[i] = j.offset + (rest[j.parent] if j.parent >= 0 else 0)
-    extent = float(np.ptp(rest, axis=0).max())
+    # the body's size in the first frame, without the root (often a ground-level helper far from the body)
+    first = _bvh_fk(bvh, np.zeros(1, dtype=np.int64), 1.0, end_sites=False)[0, 1:]
+    extent = float(np.ptp(first, axis=0).max()) if len(first) else 0.0
     for lo, hi, u in ((0.3, 3.0, "m"), (30.0, 300.0, "cm"), (300.0, 3000.0, "mm")):
         if lo <= extent < hi:
             return _UNITS[u]
     raise ValueError(
-        f"{path}: cannot tell the length unit: the rest skeleton spans {extent:.4g} file units (a person spans "
+        f"{path}: cannot tell the length unit: the body spans {extent:.4g} file units (a person spans "
         "about 1-2 m, 100-200 cm or 1000-2000 mm); pass unit='m', 'cm', 'mm', 'inch' or metres per unit"
     )
 
@@ -429,8 +430,8 @@ def read_bvh_file(
     Args:
         path: The ``.bvh`` file.
         target_fps: Resample to this rate (nearest frame); ``None`` keeps every frame.
-        unit: Length unit of the file: ``"auto"`` (from the rest skeleton's size: metres, centimetres or
-            millimetres), ``"m"``, ``"cm"``, ``"mm"``, ``"inch"``, or metres per file unit.
+        unit: Length unit of the file: ``"auto"`` (from the body's size in the first frame: metres,
+            centimetres or millimetres), ``"m"``, ``"cm"``, ``"mm"``, ``"inch"``, or metres per file unit.
         end_sites: Also return the ``End Site`` points (after their joint).
 
     Returns:
@@ -688,6 +689,7 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
     seen: set[str] = set()
     wanted = None if keep is None else set(int(k) for k in keep)
     store = False
+    frame_line = 0
     for n, raw in enumerate(lines, start=1):
         s = raw.strip()
         if not s or s[0] == "#":
@@ -702,7 +704,9 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
         if s.isdigit():
             if number and len(seen) != len(rows):
                 missing = sorted(set(rows) - seen)
-                raise _fail(path, n, f"frame {number} lacks the bones {missing[:3]} (expected one line per bone)")
+                msg = f"frame {number} lacks the bones {missing[:3]} (expected one line per bone)"
+                raise _fail(path, frame_line, msg)
+            frame_line = n
             if int(s) != number + 1 and not (number == 0 and int(s) == 0):
                 raise _fail(path, n, f"expected frame number {number + 1}, got {s}")
             number += 1
@@ -727,7 +731,7 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
         raise _fail(path, None, "no frames (expected a frame number line, then one line per bone)")
     if len(seen) != len(rows):
         missing = sorted(set(rows) - seen)
-        raise _fail(path, len(lines), f"the last frame ({number}) lacks the bones {missing[:3]}")
+        raise _fail(path, frame_line, f"the last frame ({number}) lacks the bones {missing[:3]}")
     values = {}
     for name, r in rows.items():
         try:
@@ -788,7 +792,7 @@ def _asf_names(asf: _Asf) -> tuple[list[str], list[int]]:
     return _side_names([b.name for b in asf.bones]), [b.parent for b in asf.bones]
 
 
-_FPS_IN_NAME = re.compile(r"_(\d{2,3})$")
+_FPS_IN_NAME = re.compile(r"^HDM_.+_\d+_(\d+)$", re.I)  # HDM05: HDM_<actor>_<class>_<nnn>_<fps>
 
 
 def _amc_fps(path: Path, fps: float | None) -> float:
@@ -1017,7 +1021,7 @@ def read_bvh(
         path: A ``.bvh`` file or a folder searched recursively.
         layout: ``None`` keeps the file's layout; a layout name (``"kinect20"``, ``"ntu25"``) converts.
         target_fps: Frame rate of the items (nearest frame); ``None`` keeps every frame. Default 30.
-        unit: Length unit: ``"auto"`` (from the rest skeleton's size), ``"m"``, ``"cm"``, ``"mm"``,
+        unit: Length unit: ``"auto"`` (from the body's size in the first frame), ``"m"``, ``"cm"``, ``"mm"``,
             ``"inch"``, or metres per file unit.
         end_sites: Also return ``End Site`` points as joints (named ``<joint>_end``).
 
@@ -1030,7 +1034,7 @@ def read_bvh(
     if not files:
         raise ValueError(f"path: no .bvh files in {p}")
     if unit != "auto":
-        _bvh_scale(_Bvh([], 1.0, 1, None), p, unit)  # checks the argument now
+        _bvh_scale(_Bvh([], 1.0, 1, None), p, unit)  # checks the argument now, without reading a file
     joints, parents = _bvh_names(_parse_bvh(files[0], header_only=True), end_sites)
     lay = _layout_for("bvh", joints, parents)
     src = [_bvh_fps(f) for f in files]
