@@ -514,3 +514,27 @@ def test_real_malformed_file_names_file_and_line(tmp_path, shared_data):
     (tmp_path / bvh.name).write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=rf"{re.escape(bvh.name)}: line {k + 1}: expected 132 channel values"):
         read_bvh_file(tmp_path / bvh.name)
+
+
+def test_embed_command_on_mocap_with_the_shipped_kinect_model(tmp_path, shared_data):
+    """`slimkit embed` converts the mocap joints to the model's kinect20 layout and embeds every clip."""
+    from slimkit.cli import main
+    from slimkit.hub import list_pretrained
+
+    model = next(m for m in list_pretrained() if "nwucla" in m or "kinect" in m)
+    d = tmp_path / "hdm" / "train" / "6"
+    d.mkdir(parents=True)
+    src = shared_data / "hdm05" / "train" / "6"
+    for f in [src / "HDM_bd.asf", *sorted(src.glob("HDM_bd_*.amc"))[:2]]:
+        (d / f.name).symlink_to(f)
+    bvh = tmp_path / "bvh"
+    bvh.mkdir()
+    for f in sorted((shared_data / "bandai-namco" / "data").glob("*_bow_*.bvh"))[:2]:
+        (bvh / f.name).symlink_to(f)
+        (bvh / f.with_suffix(".json").name).symlink_to(f.with_suffix(".json"))
+    for folder, n in ((tmp_path / "hdm", 2), (bvh, 2)):
+        out = tmp_path / f"{folder.name}.npy"
+        assert main(["embed", str(folder), "-m", model, "-o", str(out), "--quiet"]) == 0
+        emb = np.load(out)
+        assert emb.shape[0] == n and np.isfinite(emb).all()
+        assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
