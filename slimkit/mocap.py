@@ -404,7 +404,7 @@ def _bvh_scale(bvh: _Bvh, path: Path, unit: str | float) -> float:
             raise ValueError(f"unit: expected 'auto', one of {sorted(_UNITS)} or metres per file unit, got {unit!r}")
         return _UNITS[unit]
     # the body's size in the first frame, without the root (often a ground-level helper far from the body)
-    first = _bvh_fk(bvh, np.zeros(1, dtype=np.int64), 1.0, end_sites=False)[0, 1:]
+    first = _bvh_fk(bvh, np.zeros(1, dtype=np.int64), 1.0, end_sites=True)[0, 1:]
     extent = float(np.ptp(first, axis=0).max()) if len(first) else 0.0
     for lo, hi, u in ((0.3, 3.0, "m"), (30.0, 300.0, "cm"), (300.0, 3000.0, "mm")):
         if lo <= extent < hi:
