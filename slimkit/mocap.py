@@ -1099,9 +1099,9 @@ def detect_reader(path: PathLike) -> Callable[..., SkeletonDataset] | None:
     """The reader for a mocap / CSV file or folder, or ``None`` when ``path`` is none of these.
 
     A file is told by its suffix (``.bvh``; ``.amc`` / ``.asf``; ``.csv``, read as Kinder-Gator Kinect v1 CSV).
-    A folder is of one of these kinds when its own files are (a ``.json`` sidecar beside ``.bvh`` files does
-    not count), or, when it holds no file that :func:`slimkit.data.load` recognises, when the files in its
-    subfolders (up to three levels down) are.
+    A folder is of one of these kinds when its own files are and none is of a format that
+    :func:`slimkit.data.load` reads itself (``.json`` sidecars beside ``.bvh`` files do not count), or, when
+    it holds no recognised file at all, when the files in its subfolders (up to three levels down) are.
 
     Args:
         path: An existing file or folder.
@@ -1120,9 +1120,12 @@ def detect_reader(path: PathLike) -> Callable[..., SkeletonDataset] | None:
         return None if kind is None else _reader(kind)
     own = [f for f in path.iterdir() if f.is_file()]
     kinds = {k for k in map(_kind_of, own) if k is not None}
+    known = {_SUFFIXES[f.suffix.lower()] for f in own if f.suffix.lower() in _SUFFIXES}
+    if kinds == {"bvh"}:
+        known.discard("nwucla")  # .json sidecars beside .bvh files (Bandai-Namco)
+    if known:
+        return None  # slimkit.data.load's own formats are there: it decides (and refuses a mix)
     if not kinds:
-        if any(f.suffix.lower() in _SUFFIXES for f in own):
-            return None
         root_depth = len(path.parts)
         for dirpath, dirnames, filenames in os.walk(path):
             if len(Path(dirpath).parts) - root_depth >= _MAX_DEPTH:
