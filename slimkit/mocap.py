@@ -671,24 +671,19 @@ def _amc_fast(lines: list[str], width: dict[str, int]) -> tuple[int, dict[str, n
     return frames, values, degrees
 
 
-def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
-    """Read the frames of an AMC file; with ``keep``, store only the frames (0-based) listed there."""
+def _parse_amc(path: Path, asf: _Asf) -> _Amc:
+    """Read every frame of an AMC file: numpy for regular files, else line by line, naming a bad line."""
     with open(path, encoding="latin-1") as fh:
         lines = fh.read().splitlines()
     width = {b.name: len(b.dof) for b in asf.bones[1:]}
     width["root"] = len(asf.root_order)
     fast = _amc_fast(lines, width)
     if fast is not None:
-        frames, vals, deg = fast
-        if keep is not None:
-            vals = {k: v[keep] for k, v in vals.items()}
-        return _Amc(frames, vals, deg)
+        return _Amc(*fast)
     degrees: bool | None = None
     rows: dict[str, list[list[str]]] = {name: [] for name, w in width.items() if w}
     number = 0
     seen: set[str] = set()
-    wanted = None if keep is None else set(int(k) for k in keep)
-    store = False
     frame_line = 0
     for n, raw in enumerate(lines, start=1):
         s = raw.strip()
@@ -711,7 +706,6 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
                 raise _fail(path, n, f"expected frame number {number + 1}, got {s}")
             number += 1
             seen = set()
-            store = wanted is None or (number - 1) in wanted
             continue
         if number == 0:
             raise _fail(path, n, f"expected a frame number before the bone values, got {s[:40]!r}")
@@ -725,8 +719,7 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
         if name in seen:
             raise _fail(path, n, f"bone {name!r} twice in frame {number}")
         seen.add(name)
-        if store:
-            rows[name].append(vals)
+        rows[name].append(vals)
     if number == 0:
         raise _fail(path, None, "no frames (expected a frame number line, then one line per bone)")
     if len(seen) != len(rows):
@@ -742,7 +735,7 @@ def _parse_amc(path: Path, asf: _Asf, keep: np.ndarray | None = None) -> _Amc:
                     try:
                         float(v)
                     except ValueError:
-                        msg = f"bone {name!r}, stored frame {k + 1}: expected a number, got {v!r}"
+                        msg = f"bone {name!r}, frame {k + 1}: expected a number, got {v!r}"
                         raise _fail(path, None, msg) from None
             raise
     return _Amc(number, values, degrees)
@@ -885,19 +878,19 @@ def _natural(s: str) -> tuple[Any, ...]:
 
 
 def _folder_labels(root: Path, files: list[Path]) -> tuple[list[int], list[str] | None, dict[str, list[int]]]:
-    """Labels from the folder each file lies in (when below ``root``), splits from ``train``/``test`` above."""
+    """Labels from the folder each file lies in (when below ``root`` and there are at least two such folders),
+    splits from ``train`` / ``test`` / ``val`` folders above them."""
     if not root.is_dir():
         return [-1] * len(files), None, {}
     rel = [f.relative_to(root).parts for f in files]
-    if not all(len(r) >= 2 for r in rel):
-        return [-1] * len(files), None, {}
-    folders = sorted({r[-2] for r in rel}, key=_natural)
-    labels = [folders.index(r[-2]) for r in rel]
     split: dict[str, list[int]] = {}
     for i, r in enumerate(rel):
         if len(r) >= 3 and r[-3].lower() in _SPLIT_NAMES:
             split.setdefault(r[-3].lower(), []).append(i)
-    return labels, folders, split
+    folders = sorted({r[-2] for r in rel if len(r) >= 2}, key=_natural)
+    if len(folders) < 2 or any(len(r) < 2 for r in rel):  # one subfolder (Bandai's data/) is a place, not a class
+        return [-1] * len(files), None, split
+    return [folders.index(r[-2]) for r in rel], folders, split
 
 
 _HDM05_NAME = re.compile(r"^HDM_([a-z]+)_(.+)_\d+_\d+$", re.I)
@@ -937,8 +930,8 @@ def read_amc(
     ``.amc``; ``meta`` holds ``actor`` (the ``.asf`` name), ``source_fps`` and ``fps``.
 
     Args:
-        path: An ``.amc`` file (or an ``.asf``: then every ``.amc`` beside it), or a folder searched
-            recursively.
+        path: An ``.amc`` file, an ``.asf`` (then the ``.amc`` files beside it whose names start with its
+            name, or all of them when none does), or a folder searched recursively.
         layout: ``None`` keeps the skeleton's own layout; a layout name (``"kinect20"``, ``"ntu25"``) converts.
         asf: The skeleton file for every motion; default found beside each motion.
         target_fps: Frame rate of the items: the frame nearest each target time is kept (exact decimation for
@@ -951,8 +944,9 @@ def read_amc(
     p = _path(path)
     tfps = _check_fps(target_fps)
     if p.is_file() and p.suffix.lower() == ".asf":
-        asf, files = asf or p, sorted(p.parent.glob("*.amc"))
-        root = p.parent
+        beside = sorted(p.parent.glob("*.amc"))
+        files = [f for f in beside if f.stem.lower().startswith(p.stem.lower())] or beside
+        asf, root = asf or p, p.parent
     else:
         files, root = _files(p, ".amc"), p
     if not files:

@@ -538,3 +538,18 @@ def test_embed_command_on_mocap_with_the_shipped_kinect_model(tmp_path, shared_d
         emb = np.load(out)
         assert emb.shape[0] == n and np.isfinite(emb).all()
         assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+
+
+def test_one_actor_read_as_kinect20(shared_data):
+    folder = shared_data / "hdm05" / "train" / "6"
+    ds = load(folder / "HDM_bd.asf", layout="kinect20")  # the .amc files of actor bd beside the skeleton
+    assert ds.layout == "kinect20" and len(ds) == len(list(folder.glob("HDM_bd_*.amc")))
+    assert all(n.startswith("HDM_bd_") for n in ds.names)
+    x = ds[0][0]
+    assert x.shape[2:] == (20, 3) and np.isfinite(x).all() and ds.meta["fps"][0] == 30.0
+
+
+def test_unknown_skeleton_has_no_kinect_conversion(tmp_path, rng):
+    write_bvh(tmp_path / "a.bvh", bvh_motion(rng, 3))
+    with pytest.raises(ValueError, match=r"no conversion from 'bvh13-\w+' to 'kinect20'"):
+        load(tmp_path / "a.bvh", layout="kinect20")
