@@ -5,7 +5,9 @@ they connect (``parents``, a tree rooted at one joint), how to mirror them, whic
 for centring, and how they group into the body parts that semantic tube masking and part tokens use.
 
 Built-in layouts (``list_layouts()``): ``ntu25`` (Kinect v2, NTU RGB+D), ``kinect20`` (Kinect v1: NW-UCLA,
-MSR Action3D, UTKinect), ``coco17``, ``openpose18``, ``h36m17`` (MotionBERT order) and ``penn13`` (Penn Action).
+MSR Action3D, UTKinect), ``coco17``, ``openpose18``, ``h36m17`` (MotionBERT order), ``penn13`` (Penn Action), and
+the motion capture skeletons ``hdm05-31`` (HDM05 / CMU Acclaim ASF) and ``bvh-bandai22`` (Bandai-Namco BVH),
+which convert to ``kinect20`` and ``ntu25`` (see :mod:`slimkit.mocap`).
 
 Conventions:
 
@@ -19,7 +21,7 @@ Conventions:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -435,3 +437,105 @@ def convert_layout(x, source: str | Layout, target: str | Layout):
     absent = (missing[..., None, :] & used).any(-1) | ~used.any(-1)
     out[absent] = np.nan
     return torch.from_numpy(out).to(x.device) if is_torch else out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Motion capture skeletons (read by slimkit.mocap) and their conversions to the Kinect layouts.
+# ---------------------------------------------------------------------------------------------------------
+# HDM05 / CMU Acclaim skeleton: the root (pelvis) and 30 bones in ASF order; a bone's joint is its far end
+# (``l_femur`` is the left knee, ``l_clavicle`` the left shoulder, ``head`` the top of the head).
+_HDM05_31 = _layout(
+    "hdm05-31",
+    "root l_hipjoint l_femur l_tibia l_foot l_toes r_hipjoint r_femur r_tibia r_foot r_toes lowerback upperback "
+    "thorax lowerneck upperneck head l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb "
+    "r_clavicle r_humerus r_radius r_wrist r_hand r_fingers r_thumb",
+    {
+        **_chain("root", "l_hipjoint", "l_femur", "l_tibia", "l_foot", "l_toes"),
+        **_chain("root", "r_hipjoint", "r_femur", "r_tibia", "r_foot", "r_toes"),
+        **_chain("root", "lowerback", "upperback", "thorax", "lowerneck", "upperneck", "head"),
+        **_chain("thorax", "l_clavicle", "l_humerus", "l_radius", "l_wrist", "l_hand", "l_fingers"),
+        **_chain("thorax", "r_clavicle", "r_humerus", "r_radius", "r_wrist", "r_hand", "r_fingers"),
+        "l_thumb": "l_wrist",
+        "r_thumb": "r_wrist",
+    },
+    {
+        "torso": "root lowerback upperback thorax lowerneck upperneck head",
+        "left_arm": "l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb",
+        "right_arm": "r_clavicle r_humerus r_radius r_wrist r_hand r_fingers r_thumb",
+        "left_leg": "l_hipjoint l_femur l_tibia l_foot l_toes",
+        "right_leg": "r_hipjoint r_femur r_tibia r_foot r_toes",
+    },
+    center="root",
+    spine=("root", "thorax"),
+    shoulders=False,
+)
+_HDM05_31 = replace(_HDM05_31, shoulders=(_HDM05_31.index("l_clavicle"), _HDM05_31.index("r_clavicle")))
+
+# Bandai-Namco Research Motiondataset BVH (22 joints): a BVH joint sits where its OFFSET puts it, so
+# ``l_shoulder`` is the inner end of the clavicle, ``l_upperarm`` the shoulder, ``l_hand`` the wrist, ``l_toes``
+# the ball of the foot; ``joint_root`` is a ground-level helper under the hips.
+_BVH_BANDAI22 = _layout(
+    "bvh-bandai22",
+    "joint_root hips spine chest neck head l_shoulder l_upperarm l_lowerarm l_hand r_shoulder r_upperarm "
+    "r_lowerarm r_hand l_upperleg l_lowerleg l_foot l_toes r_upperleg r_lowerleg r_foot r_toes",
+    {
+        **_chain("joint_root", "hips", "spine", "chest", "neck", "head"),
+        **_chain("chest", "l_shoulder", "l_upperarm", "l_lowerarm", "l_hand"),
+        **_chain("chest", "r_shoulder", "r_upperarm", "r_lowerarm", "r_hand"),
+        **_chain("hips", "l_upperleg", "l_lowerleg", "l_foot", "l_toes"),
+        **_chain("hips", "r_upperleg", "r_lowerleg", "r_foot", "r_toes"),
+    },
+    {
+        "torso": "joint_root hips spine chest neck head",
+        "left_arm": "l_shoulder l_upperarm l_lowerarm l_hand",
+        "right_arm": "r_shoulder r_upperarm r_lowerarm r_hand",
+        "left_leg": "l_upperleg l_lowerleg l_foot l_toes",
+        "right_leg": "r_upperleg r_lowerleg r_foot r_toes",
+    },
+    center="hips",
+    spine=("hips", "neck"),
+    shoulders=False,
+)
+_BVH_BANDAI22 = replace(_BVH_BANDAI22, shoulders=(_BVH_BANDAI22.index("l_upperarm"), _BVH_BANDAI22.index("r_upperarm")))
+for _l in (_HDM05_31, _BVH_BANDAI22):
+    _REGISTRY[_l.name] = _l
+
+
+def _sided(rules: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Rules written for the left side (``l_``), repeated for the right (``r_``)."""
+    out = dict(rules)
+    for t, s in rules.items():
+        if t.startswith("l_"):
+            out["r_" + t[2:]] = tuple("r_" + n[2:] if n.startswith("l_") else n for n in s)
+    return out
+
+
+# Nearest joints by name (docs/concepts/data-formats.md has the table); a pair averages two joints.
+_KINECT_LIMBS_HDM05 = {
+    "l_shoulder": ("l_clavicle",), "l_elbow": ("l_humerus",), "l_wrist": ("l_radius",), "l_hand": ("l_wrist",),
+    "l_hip": ("l_hipjoint",), "l_knee": ("l_femur",), "l_ankle": ("l_tibia",), "l_foot": ("l_foot",),
+}  # fmt: skip
+_KINECT_LIMBS_BANDAI = {
+    "l_shoulder": ("l_upperarm",), "l_elbow": ("l_lowerarm",), "l_wrist": ("l_hand",), "l_hand": ("l_hand",),
+    "l_hip": ("l_upperleg",), "l_knee": ("l_lowerleg",), "l_ankle": ("l_foot",), "l_foot": ("l_toes",),
+}  # fmt: skip
+_CONVERSIONS.update({
+    ("hdm05-31", "kinect20"): _sided({
+        "hip_center": ("root",), "spine": ("root", "lowerback"), "shoulder_center": ("thorax",),
+        "head": ("upperneck", "head"), **_KINECT_LIMBS_HDM05,
+    }),
+    ("hdm05-31", "ntu25"): _sided({
+        "spine_base": ("root",), "spine_mid": ("upperback",), "spine_shoulder": ("thorax",),
+        "neck": ("lowerneck",), "head": ("upperneck", "head"), **_KINECT_LIMBS_HDM05,
+        "l_hand_tip": ("l_fingers",), "l_thumb": ("l_thumb",),
+    }),
+    ("bvh-bandai22", "kinect20"): _sided({
+        "hip_center": ("hips",), "spine": ("hips", "spine"), "shoulder_center": ("neck",), "head": ("head",),
+        **_KINECT_LIMBS_BANDAI,
+    }),
+    ("bvh-bandai22", "ntu25"): _sided({
+        "spine_base": ("hips",), "spine_mid": ("chest",), "spine_shoulder": ("neck",),
+        "neck": ("neck", "head"), "head": ("head",), **_KINECT_LIMBS_BANDAI,
+        "l_hand_tip": (), "l_thumb": (),
+    }),
+})  # fmt: skip
