@@ -58,12 +58,13 @@ def _load_data(
     split: str | None = None,
     name: str = "data",
     input_format: str | None = None,
+    trust_pickle: bool = False,
 ) -> Any:
     """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
     from slimkit import data
 
     _check_exists(path, name)
-    extra = {}
+    extra: dict[str, Any] = {"trust_pickle": bool(trust_pickle)}
     if input_format:
         if not str(path).endswith(".npy"):
             raise ValueError(f"--input-format applies to .npy arrays only, not {path}")
@@ -184,8 +185,11 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from slimkit import SLiMConfig, Trainer
 
-    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
-    eval_data = _load_data(args.data, args.layout, args.eval_split) if args.eval_split else None
+    trust = args.trust_pickle
+    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format, trust_pickle=trust)
+    eval_data = (
+        _load_data(args.data, args.layout, args.eval_split, trust_pickle=trust) if args.eval_split else None
+    )
     if args.resume_from:
         config_or_encoder: Any = args.resume_from
     elif args.config:
@@ -235,7 +239,12 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if out.suffix != ".npy":
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
     encoder = _load_model(args.model)
-    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
+    ds = _fit_layout(
+        _load_data(
+            args.data, args.layout, args.split, input_format=args.input_format, trust_pickle=args.trust_pickle
+        ),
+        encoder,
+    )
     emb = encoder.embed(
         ds,
         batch_size=args.batch_size,
@@ -304,7 +313,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
         ds = _fit_layout(
-            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
+            _load_data(
+                args.queries,
+                args.layout,
+                name="--queries",
+                input_format=args.input_format,
+                trust_pickle=args.trust_pickle,
+            ),
+            encoder,
         )
         q_ids = ds.names
         q = encoder.embed(
@@ -356,8 +372,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.test:
         _check_exists(args.test, "--test")
     encoder = _load_model(args.model)
-    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train"), encoder)
-    test = _fit_layout(_load_data(args.test or args.train, args.layout, args.test_split, "test"), encoder)
+    trust = args.trust_pickle
+    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train", trust_pickle=trust), encoder)
+    test = _fit_layout(
+        _load_data(args.test or args.train, args.layout, args.test_split, "test", trust_pickle=trust), encoder
+    )
     for name, ds in (("train", train), ("test", test)):
         if (ds.labels < 0).any():
             raise ValueError(
@@ -392,6 +411,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # ---- parser ------------------------------------------------------------------------------------------------
+def _trust_pickle_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="unpickle .pkl data without restrictions (it can run code: only for files you trust); by "
+        "default only builtin containers and numpy arrays are admitted",
+    )
+
+
 def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
         p.add_argument(
@@ -469,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order, views and masks")
     p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser(
@@ -495,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: bf16 autocast on CUDA, fp32 on CPU",
     )
     _common(p)
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser(
@@ -556,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given"
     )
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser(
@@ -587,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")
     p.add_argument("--output", "-o", help="write the results as JSON")
     _common(p)
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -19,8 +19,10 @@ zero filling that NTU-style files use for absent persons and frames). Person slo
 stores them (an absent second person of a CTR-GCN row is an all-NaN person); zero-padded frames at the end of
 fixed-length arrays are cut off, so ``T`` differs between items.
 
-Pickles can run arbitrary code when loaded: :func:`read_pyskl` only opens the file you point it at; never
-load a pickle you downloaded from a source you do not trust.
+Pickles can run arbitrary code when loaded: :func:`read_pyskl` therefore unpickles through a restricted
+unpickler that admits only builtin containers and numpy arrays, dtypes and scalars (what pyskl files hold) and
+refuses any other object with an error naming it. ``trust_pickle=True`` (``--trust-pickle`` on the command
+line) lifts the restriction, for files you made yourself or trust.
 """
 
 from __future__ import annotations
@@ -827,7 +829,11 @@ class _PysklItem:
 
 
 def read_pyskl(
-    path: PathLike, layout: str | Layout | None = None, with_score: bool = False, min_score: float = 0.0
+    path: PathLike,
+    layout: str | Layout | None = None,
+    with_score: bool = False,
+    min_score: float = 0.0,
+    trust_pickle: bool = False,
 ) -> SkeletonDataset:
     """Read a pyskl / mmaction2 skeleton annotation pickle.
 
@@ -839,20 +845,25 @@ def read_pyskl(
     not supported. The layout is the file's ``layout`` entry (written by :func:`write_pyskl`), else inferred
     from ``V`` and ``C``; mmaction2's NTU 2-D pickles have 17 joints: COCO-17, not NTU-25.
 
-    Pickles can run code when loaded: only read files you created or trust.
+    Pickles can run code when loaded, so the file is read by a restricted unpickler that admits only builtin
+    containers and scalars and numpy arrays, dtypes and scalars; a file that references anything else is
+    refused with an error naming it, unless ``trust_pickle=True``.
 
     Args:
         path: The ``.pkl`` file.
         layout: Layout of the keypoints; overrides the file's and the inferred one.
         with_score: For 2-D files, append the score as a third channel: items ``(M, T, V, 3)``.
         min_score: Scores at or below it mark a 2-D joint missing.
+        trust_pickle: Unpickle without restrictions (the file can then run any code): only for files you
+            created or trust, e.g. annotations holding objects of your own classes.
 
     Returns:
         A :class:`SkeletonDataset`.
     """
+    from ._safe_pickle import load_pickle
+
     p = _path(path)
-    with open(p, "rb") as fh:
-        data = pickle.load(fh)  # noqa: S301 - a file the user chose; see the docstring
+    data = load_pickle(p, trust=bool(trust_pickle))
     if isinstance(data, list):
         data = {"annotations": data}
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
@@ -862,17 +873,16 @@ def read_pyskl(
     anns = data["annotations"]
     if not anns:
         raise ValueError(f"{p}: the pickle holds no annotations")
-    if "keypoint" not in anns[0]:
+    if not isinstance(anns[0], dict) or "keypoint" not in anns[0]:
+        keys = sorted(map(str, anns[0])) if isinstance(anns[0], dict) else type(anns[0]).__name__
         raise ValueError(
-            f"{p}: annotations have no 'keypoint' (keys: {sorted(anns[0])}); compressed Kinetics-style "
+            f"{p}: annotations have no 'keypoint' (got {keys}); compressed Kinetics-style "
             "pickles (raw_file, frame_inds) are not supported"
         )
     shapes = []
     for i, a in enumerate(anns):
-        s = np.shape(a.get("keypoint"))
-        if len(s) != 4:
-            raise ValueError(f"{p}: annotations[{i}]['keypoint']: expected [M, T, V, C], got shape {s}")
-        shapes.append(s)
+        _check_pyskl_annotation(p, i, a)
+        shapes.append(np.shape(a["keypoint"]))
     vc = {s[2:] for s in shapes}
     if len(vc) > 1:
         raise ValueError(f"{p}: annotations differ in (V, C): {sorted(vc)}")
@@ -881,7 +891,12 @@ def read_pyskl(
     names = [str(a.get("frame_dir", i)) for i, a in enumerate(anns)]
     labels = [int(a["label"]) if a.get("label") is not None else -1 for a in anns]
     pos = {n: i for i, n in enumerate(names)}
-    split = {k: [pos[n] for n in members if n in pos] for k, members in (data.get("split") or {}).items()}
+    raw_split = data.get("split") or {}
+    if not isinstance(raw_split, dict) or not all(
+        isinstance(m, (list, tuple, np.ndarray)) for m in raw_split.values()
+    ):
+        raise ValueError(f"{p}: split: expected a dict of name -> list of frame_dir, got {type(raw_split).__name__}")
+    split = {str(k): [pos[n] for n in members if n in pos] for k, members in raw_split.items()}
     return SkeletonDataset(
         _Lazy(len(anns), _PysklItem(anns, with_score, min_score)),
         labels,
@@ -890,6 +905,31 @@ def read_pyskl(
         split,
         classes=data.get("classes"),
     )
+
+
+def _check_pyskl_annotation(p: Path, i: int, a: Any) -> None:
+    """Refuse an annotation that is not a dict with a numeric ``keypoint`` ``[M, T, V, C]`` (and scores)."""
+    where = f"{p}: annotations[{i}]"
+    if not isinstance(a, dict):
+        raise ValueError(f"{where}: expected a dict with 'keypoint', got {type(a).__name__}")
+    kp = a.get("keypoint")
+    if not isinstance(kp, np.ndarray) or not (
+        np.issubdtype(kp.dtype, np.floating) or np.issubdtype(kp.dtype, np.integer)
+    ):
+        got = f"{kp.dtype} array" if isinstance(kp, np.ndarray) else type(kp).__name__
+        raise ValueError(f"{where}['keypoint']: expected a numeric numpy array [M, T, V, C], got {got}")
+    if kp.ndim != 4 or kp.shape[2] == 0 or kp.shape[3] == 0:
+        raise ValueError(f"{where}['keypoint']: expected [M, T, V, C], got shape {kp.shape}")
+    score = a.get("keypoint_score")
+    if score is not None and np.shape(score) != kp.shape[:3]:
+        raise ValueError(
+            f"{where}['keypoint_score']: expected shape {kp.shape[:3]} (M, T, V), got {np.shape(score)}"
+        )
+    label = a.get("label")
+    if label is not None and (
+        isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or label < -1
+    ):
+        raise ValueError(f"{where}['label']: expected an int >= -1 or None, got {label!r}")
 
 
 def write_pyskl(
@@ -1228,7 +1268,9 @@ _READERS: dict[str, Callable[..., SkeletonDataset]] = {
 }
 
 
-def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> SkeletonDataset:
+def load(
+    path: PathLike, layout: str | Layout | None = None, trust_pickle: bool = False, **kw: Any
+) -> SkeletonDataset:
     """Read a skeleton data set, recognising its format from the file or the files in the folder.
 
     ``.skeleton`` -> :func:`read_ntu_skeleton`, ``.npz`` -> :func:`read_npz`, ``.pkl`` / ``.pickle`` ->
@@ -1240,6 +1282,8 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
         path: A file or a folder.
         layout: Layout of the data. For formats with a fixed layout (NTU, NW-UCLA, Penn Action) it must be
             that layout; elsewhere it overrides the inferred one.
+        trust_pickle: For ``.pkl`` files, unpickle without restrictions (see :func:`read_pyskl`); by
+            default only builtin containers and numpy arrays are admitted. Ignored for other formats.
         **kw: Passed to the reader (e.g. ``max_bodies``, ``with_score``, ``input_format``, ``labels``).
 
     Returns:
@@ -1267,4 +1311,6 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
                 f"path: cannot tell the format of {p.name}: expected a suffix in {sorted(_SUFFIXES)} "
                 f"or a folder of such files, got {p.suffix or 'no suffix'!r}"
             )
+    if kind == "pyskl":
+        kw["trust_pickle"] = trust_pickle
     return _READERS[kind](p, layout=layout, **kw)
