@@ -107,3 +107,113 @@ def test_real_pyskl_files_still_load(tmp_path, rng, protocol):
     x = ds[2][0]
     assert x.dtype == np.float32
     np.testing.assert_allclose(x, seqs[2].astype(np.float16).astype(np.float32))
+
+
+# ---- retriever: 2 (k), 3 (orphans), 6 (large vectors), 10 (header checksum) ---------------------------------
+def test_huge_k_is_clamped_to_the_index_size():
+    """Item 2: search(q, k=10**9) on a 3-item index returns 3 hits instead of allocating 10**9 slots."""
+    from slimkit import Retriever
+
+    r = Retriever(4, device="cpu")
+    r.add(np.eye(4, dtype=np.float32)[:3], ids=[7, 8, 9])
+    res = r.search(np.ones((2, 4), np.float32), k=10**9)
+    assert res.ids.shape == (2, 3) and sorted(res.ids[0].tolist()) == [7, 8, 9]
+
+
+def test_failed_add_leaves_no_orphan_vector(tmp_path):
+    """Item 3: an add that fails (id 2**63 overflows int64) adds nothing; later ids stay right after a reload."""
+    from slimkit import Retriever
+
+    for index in ("flat", "hnsw"):
+        r = Retriever(4, index=index, device="cpu")
+        r.add(np.eye(4, dtype=np.float32)[:2], ids=[0, 1])
+        with pytest.raises(ValueError, match=r"ids: expected ints < 2\*\*63"):
+            r.add(np.eye(4, dtype=np.float32)[2:3], ids=[2**63])
+        with pytest.raises(ValueError, match="labels: expected int labels that fit in int64"):
+            r.add(np.eye(4, dtype=np.float32)[2:3], ids=[5], labels=[2**64])
+        assert r.faiss_index.ntotal == 2 and len(r) == 2
+        r.add(np.eye(4, dtype=np.float32)[3:4], ids=[3])
+        r.save(tmp_path / "r.slimidx")
+        r2 = Retriever.load(tmp_path / "r.slimidx")
+        for row, want in ((0, 0), (1, 1), (3, 3)):
+            assert r2.search(np.eye(4, dtype=np.float32)[row], k=1).ids[0, 0] == want
+
+
+def test_add_rolls_back_when_faiss_fails_midway(monkeypatch):
+    """Item 3: a FAISS failure in the second batch removes the first batch's vectors too."""
+    from slimkit import Retriever
+
+    r = Retriever(4, device="cpu")
+    real, calls = r.faiss_index.add_with_ids, []
+
+    def flaky(x, keys):
+        calls.append(len(keys))
+        if len(calls) == 2:
+            raise MemoryError("simulated")
+        return real(x, keys)
+
+    monkeypatch.setattr(r.faiss_index, "add_with_ids", flaky)
+    with pytest.raises(MemoryError):
+        r.add(np.random.default_rng(0).normal(size=(6, 4)), batch_size=3)
+    assert r.faiss_index.ntotal == 0 and len(r) == 0 and calls == [3, 3]
+
+
+def test_load_refuses_an_index_whose_vectors_and_ids_disagree(tmp_path):
+    """Item 3: a file written with an orphan vector (by an older slimkit) is refused on load, not misread."""
+    import faiss
+
+    from slimkit import Retriever
+
+    r = Retriever(4, device="cpu")
+    r.add(np.eye(4, dtype=np.float32)[:2], ids=[10, 11])
+    r.faiss_index.add_with_ids(np.eye(4, dtype=np.float32)[2:3], np.array([2], dtype=np.int64))  # the orphan
+    r.save(tmp_path / "orphan.slimidx")
+    with pytest.raises(ValueError, match="orphan.slimidx: inconsistent: the FAISS index holds 3 vectors"):
+        Retriever.load(tmp_path / "orphan.slimidx")
+    assert faiss  # the index file was written by faiss itself
+
+
+def test_large_vectors_are_normalised_not_zeroed():
+    """Item 6: [1e30, 2e30, 0, 0] is stored as its unit vector (float32 norm overflow made it 0)."""
+    from slimkit import Retriever
+
+    r = Retriever(4, device="cpu")
+    r.add(np.array([[1e30, 2e30, 0, 0], [0, 0, 1e-30, 0]], dtype=np.float32))
+    stored = r.faiss_index.index.reconstruct_n(0, 2)
+    np.testing.assert_allclose(stored[0], [1 / 5**0.5, 2 / 5**0.5, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(stored[1], [0, 0, 1, 0], rtol=1e-6)  # tiny but not zero: normalisable too
+    res = r.search(np.array([1e300, 2e300, 0, 0]), k=1)  # float64 beyond float32's range
+    assert res.ids[0, 0] == 0 and abs(res.scores[0, 0] - 1) < 1e-6
+    with pytest.raises(ValueError, match="zero norm"):
+        r.add(np.zeros((1, 4)))
+    l2 = Retriever(4, metric="l2", device="cpu")
+    with pytest.raises(ValueError, match="squared distances would overflow float32"):
+        l2.add(np.array([[1e30, 0, 0, 0]]))
+
+
+def _flip(path: Path, offset: int, bit: int = 0) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 1 << bit
+    path.write_bytes(bytes(raw))
+
+
+def test_retriever_header_bit_flips_are_detected(tmp_path):
+    """Item 10: every single-bit flip in the header (dim included) is refused on load."""
+    from slimkit import Retriever
+
+    r = Retriever(8, device="cpu")
+    r.add(np.random.default_rng(0).normal(size=(5, 8)))
+    path = tmp_path / "h.slimidx"
+    r.save(path)
+    raw = path.read_bytes()
+    hlen = int.from_bytes(raw[18:26], "little")
+    start = raw.index(b'"dim": 8')
+    assert 58 <= start < 58 + hlen
+    for offset in [*range(18, 58), *range(start, start + 8), *range(58, 58 + hlen, 7)]:
+        for bit in (0, 3, 6):
+            path.write_bytes(raw)
+            _flip(path, offset, bit)
+            with pytest.raises(ValueError, match=r"h\.slimidx: "):
+                Retriever.load(path)
+    path.write_bytes(raw)
+    assert len(Retriever.load(path)) == 5
