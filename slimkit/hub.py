@@ -29,6 +29,7 @@ from huggingface_hub.errors import (
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ._integrity import check_finite_state
 from .config import SLiMConfig
 
 if TYPE_CHECKING:
@@ -258,6 +259,7 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
         state = load_file(str(weights_path), device=str(map_location))
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({e})") from None
+    check_finite_state(state, str(weights_path))
     load_state_strict(model, state, str(weights_path))
     model.eval()
     return model

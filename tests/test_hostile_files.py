@@ -217,3 +217,47 @@ def test_retriever_header_bit_flips_are_detected(tmp_path):
                 Retriever.load(path)
     path.write_bytes(raw)
     assert len(Retriever.load(path)) == 5
+
+
+# ---- 5. non-finite weights ------------------------------------------------------------------------------------
+def _tiny_model(folder: Path) -> Path:
+    import torch
+
+    from slimkit import SLiMConfig, SLiMEncoder
+
+    torch.manual_seed(0)
+    SLiMEncoder(SLiMConfig.tiny()).save_pretrained(folder)
+    return folder
+
+
+def test_nan_weights_are_refused_on_load(tmp_path, capsys):
+    """Item 5: a model.safetensors holding NaN/inf is refused by from_pretrained and by `slimkit embed`."""
+    from safetensors.torch import load_file, save_file
+
+    from slimkit import SLiMEncoder
+
+    model = _tiny_model(tmp_path / "m")
+    state = load_file(str(model / "model.safetensors"))
+    name = sorted(k for k, v in state.items() if v.is_floating_point())[3]
+    state[name].view(-1)[0] = float("nan")
+    save_file(state, str(model / "model.safetensors"))
+    with pytest.raises(ValueError, match=f"model.safetensors: 1 tensors hold NaN or inf, e.g. \\['{name}'\\]"):
+        SLiMEncoder.from_pretrained(model)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(2, 1, 8, 25, 3)).astype(np.float32))
+    out = tmp_path / "e.npy"
+    assert cli_main(["embed", str(tmp_path / "x.npy"), "-m", str(model), "-o", str(out), "--device", "cpu"]) == 1
+    assert "NaN or inf" in capsys.readouterr().err and not out.exists()
+
+
+def test_embed_raises_instead_of_returning_non_finite_rows(tmp_path):
+    """Item 5: weights that turn non-finite after loading make embed() raise, not return NaN rows."""
+    import torch
+
+    from slimkit import SLiMEncoder
+
+    enc = SLiMEncoder.from_pretrained(_tiny_model(tmp_path / "m"))
+    with torch.no_grad():
+        next(p for p in enc.parameters() if p.ndim == 2).fill_(float("inf"))
+    x = np.random.default_rng(0).normal(size=(3, 1, 8, 25, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"embed: the encoder produced NaN or inf for rows \[0, 1, 2\]"):
+        enc.embed(x, device="cpu")
