@@ -261,3 +261,77 @@ def test_embed_raises_instead_of_returning_non_finite_rows(tmp_path):
     x = np.random.default_rng(0).normal(size=(3, 1, 8, 25, 3)).astype(np.float32)
     with pytest.raises(ValueError, match=r"embed: the encoder produced NaN or inf for rows \[0, 1, 2\]"):
         enc.embed(x, device="cpu")
+
+
+# ---- 8, 9. resuming training --------------------------------------------------------------------------------
+def _trainer(out: Path, **kw):
+    from conftest import random_walk
+
+    from slimkit import SLiMConfig, Trainer
+
+    rng = np.random.default_rng(0)
+    seqs = [random_walk(rng, 20, 25) for _ in range(8)]
+    args = dict(epochs=2, batch_size=4, save_every=1, save_total_limit=None, num_workers=0,
+                show_progress_bar=False, log_every=1)
+    args.update(kw)
+    return Trainer(SLiMConfig.tiny(num_frames=16), seqs, output_dir=out, **args)
+
+
+@pytest.fixture(scope="module")
+def three_checkpoints(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    _trainer(out, max_steps=3).fit()
+    return out
+
+
+@pytest.mark.parametrize("change", [dict(lr=1e-3), dict(weight_decay=0.1), dict(warmup_steps=7),
+                                    dict(grad_clip=None), dict(lr=1e-3, grad_clip=0.5)])
+def test_resume_with_changed_arguments_is_refused(three_checkpoints, tmp_path, change):
+    """Item 8: fit() on an output_dir trained with another lr / weight decay / warm-up / clipping refuses."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(three_checkpoints, out)
+    with pytest.raises(ValueError, match="checkpoint was trained with other arguments") as e:
+        _trainer(out, max_steps=4, **change).fit()
+    for k in change:
+        assert f"{k}=" in str(e.value)
+    assert not (out / "checkpoint-4").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate model", "flip a bit in model", "truncate training_state",
+                                    "garbage trainer_state"])
+def test_corrupt_newest_checkpoint_falls_back_to_an_intact_one(three_checkpoints, tmp_path, damage):
+    """Item 9: a damaged newest checkpoint (a single flipped bit too) is skipped with a warning naming it."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(three_checkpoints, out)
+    newest = out / "checkpoint-3"
+    name = {"truncate model": "model.safetensors", "flip a bit in model": "model.safetensors",
+            "truncate training_state": "training_state.pt", "garbage trainer_state": "trainer_state.json"}[damage]
+    f = newest / name
+    raw = f.read_bytes()
+    if damage.startswith("truncate"):
+        f.write_bytes(raw[: len(raw) // 2])
+    elif damage.startswith("flip"):
+        _flip(f, len(raw) - 1000, 2)  # inside a tensor: the safetensors file still parses
+    else:
+        f.write_text("{not json")
+    tr = _trainer(out, max_steps=3)
+    with pytest.warns(UserWarning, match=f"skipping checkpoint {newest}: .*{name}"):
+        tr.fit()
+    assert tr.global_step == 3  # resumed at step 2 from checkpoint-2, then trained one step
+
+
+def test_no_intact_checkpoint_is_an_error_naming_them(three_checkpoints, tmp_path):
+    """Item 9: when every checkpoint is damaged, fit() refuses instead of silently starting over."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(three_checkpoints, out)
+    for ck in out.glob("checkpoint-*"):
+        _flip(ck / "teacher.safetensors", 200)
+    with pytest.raises(ValueError, match="no intact checkpoint to resume from: checkpoint-3 .*checkpoint-1"), \
+            pytest.warns(UserWarning):
+        _trainer(out, max_steps=4).fit()
