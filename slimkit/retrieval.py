@@ -246,6 +246,9 @@ def _write_atomic(path: Path, chunks: Sequence[bytes]) -> None:
                 f.write(c)
             f.flush()
             os.fsync(f.fileno())
+        from ._integrity import apply_umask
+
+        apply_umask(Path(tmp))  # mkstemp made it 0600: give it the mode open() would (the umask's)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -59,7 +59,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from ._integrity import CHECKSUMS_NAME, verify_checksums, write_checksums
+from ._integrity import CHECKSUMS_NAME, apply_umask, verify_checksums, write_checksums
 from .config import SLiMConfig
 from .heads import ProjectionHead
 from .hub import load_state_strict, save_weights
@@ -567,6 +567,7 @@ class Trainer:
             for k, v in getattr(model, name).state_dict().items()
         }
         save_file(heads, str(tmp / "heads.safetensors"))
+        apply_umask(tmp / "heads.safetensors")  # safetensors writes 0600
         save_weights(teacher, tmp / "teacher.safetensors")
         np_state = np.random.get_state()
         state = {

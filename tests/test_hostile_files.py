@@ -5,6 +5,7 @@ Each test builds its hostile file itself (issue 12 lists the items; the number i
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -335,3 +336,183 @@ def test_no_intact_checkpoint_is_an_error_naming_them(three_checkpoints, tmp_pat
     with pytest.raises(ValueError, match="no intact checkpoint to resume from: checkpoint-3 .*checkpoint-1"), \
             pytest.warns(UserWarning):
         _trainer(out, max_steps=4).fit()
+
+
+# ---- 2, 4. npz sizes, CRC, memory --------------------------------------------------------------------------
+def _ctr_npz(path: Path, n: int = 4, t: int = 10, compressed: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, t, 150)).astype(np.float32)
+    y = np.eye(3)[np.arange(n) % 3]
+    (np.savez_compressed if compressed else np.savez)(path, x_train=x, y_train=y)
+    return x
+
+
+def _npy_header_span(raw: bytes, name: bytes) -> int:
+    """Offset of the .npy header dict of member ``name`` inside a stored .npz."""
+    return raw.index(b"{'descr'", raw.index(name))
+
+
+def test_npz_header_that_over_declares_rows_is_refused(tmp_path):
+    """Item 4: a stored x_train whose header claims more rows than the entry holds is refused, not mapped."""
+    path = tmp_path / "over.npz"
+    _ctr_npz(path)
+    raw = path.read_bytes()
+    assert b"(4, 10, 150)" in raw
+    path.write_bytes(raw.replace(b"(4, 10, 150)", b"(9, 10, 150)"))
+    with pytest.raises(ValueError, match=r"over\.npz: x_train: the header declares shape \(9, 10, 150\)"):
+        data.load(path)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_npz_bit_flip_in_the_data_is_detected_by_the_crc(tmp_path, compressed):
+    """Item 4: a flipped bit inside x_train fails the zip CRC check (memory-mapped or not)."""
+    path = tmp_path / "flip.npz"
+    x = _ctr_npz(path, compressed=compressed)
+    raw = path.read_bytes()
+    if compressed:
+        off = raw.index(b"x_train.npy") + 200  # inside the deflated data: CRC or inflate error
+    else:
+        off = raw.index(x[2].tobytes()[:16]) + 7
+    path.write_bytes(raw[:off] + bytes([raw[off] ^ 0x10]) + raw[off + 1 :])
+    with pytest.raises(ValueError, match=r"flip\.npz: x_train: (corrupted|cannot be read)"):
+        data.load(path)
+
+
+def test_truncated_and_garbage_npz_name_the_file(tmp_path, capsys):
+    """Items 4, 11: truncated or garbage .npz -> ValueError naming the file; the CLI prints one line."""
+    path = tmp_path / "t.npz"
+    _ctr_npz(path)
+    raw = path.read_bytes()
+    for content in (raw[: len(raw) // 2], raw[:-30], b"PK\x03\x04" + os.urandom(300), b""):
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=r"t\.npz"):
+            data.load(path)
+    model = _tiny_model(tmp_path / "m")
+    assert cli_main(["embed", str(path), "-m", str(model), "-o", str(tmp_path / "e.npy"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "t.npz" in err
+
+
+def test_zip_bomb_npz_is_refused_before_inflating(tmp_path):
+    """Item 2: a ~100 KB compressed .npz declaring 100 MB (ratio ~1000:1) is refused before it is inflated."""
+    import resource
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, x_train=np.zeros((1000, 170, 150), np.float32), y_train=np.zeros(1000))
+    assert path.stat().st_size < 1_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"bomb\.npz: x_train: declares 102000128 bytes compressed into"):
+        data.load(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB: nothing inflated
+
+
+def test_real_npz_files_still_load_both_ways(tmp_path):
+    """Items 2, 4: genuine np.savez / np.savez_compressed files load, memory-mapped when stored."""
+    for compressed in (False, True):
+        path = tmp_path / f"ok{compressed}.npz"
+        x = _ctr_npz(path, compressed=compressed)
+        ds = data.load(path)
+        assert len(ds) == 4 and ds.labels.tolist() == [0, 1, 2, 0]
+        np.testing.assert_array_equal(ds[1][0][0], x[1, :, :75].reshape(10, 25, 3))
+
+
+def test_absurd_config_values_are_refused_naming_the_key(tmp_path, capsys):
+    """Item 2: config.json with depth=10**6 or dim=10**9 is an error naming the key, before any allocation."""
+    from slimkit import SLiMEncoder
+
+    model = _tiny_model(tmp_path / "m")
+    cfg = json.loads((model / "config.json").read_text())
+    for key, value in (("depth", 10**6), ("dim", 10**9), ("num_frames", 10**9)):
+        (model / "config.json").write_text(json.dumps({**cfg, key: value}))
+        with pytest.raises(ValueError, match=f"config.json: {key}: expected at most"):
+            SLiMEncoder.from_pretrained(model)
+    (model / "config.json").write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(ValueError, match="config.json: not a config: JSON nested too deeply"):
+        SLiMEncoder.from_pretrained(model)
+
+
+# ---- 7. readers check what they read against what the file declares -------------------------------------------
+def _ntu_file(path: Path, frames: int, declared: int | None = None, trailer: str = "") -> Path:
+    rng = np.random.default_rng(1)
+    lines = [str(frames if declared is None else declared)]
+    for _ in range(frames):
+        lines += ["1", "72057594037931101 0 1 1 1 1 0 0.1 0.2 2", "25"]
+        for j in rng.normal(size=(25, 3)):
+            lines.append(f"{j[0]:.4f} {j[1]:.4f} {j[2] + 3:.4f} 1 1 1 1 0 0 0 0 2")
+    path.write_text("\n".join(lines) + "\n" + trailer)
+    return path
+
+
+def test_ntu_frame_count_and_trailing_garbage_are_checked(tmp_path):
+    """Item 7: fewer declared frames than held, or trailing garbage, is refused naming the line."""
+    ok = _ntu_file(tmp_path / "S001C001P001R001A001.skeleton", 5)
+    assert data.load(ok)[0][0].shape == (1, 5, 25, 3)
+    short = _ntu_file(tmp_path / "S001C001P001R001A002.skeleton", 5, declared=3)
+    with pytest.raises(ValueError, match=r"A002\.skeleton: line 86: the file declares 3 frames"):
+        data.load(short)
+    trailing = _ntu_file(tmp_path / "S001C001P001R001A003.skeleton", 5, trailer="\n\ngarbage 1 2 3\n")
+    with pytest.raises(ValueError, match=r"A003\.skeleton: line \d+: .*trailing garbage"):
+        data.load(trailing)
+    binary = tmp_path / "S001C001P001R001A004.skeleton"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
+    with pytest.raises(ValueError, match=r"A004\.skeleton: not a text \.skeleton file"):
+        data.load(binary)
+
+
+def test_nwucla_label_out_of_range_is_refused(tmp_path):
+    """Item 7: NW-UCLA label 0 or 99 (1-based, 10 classes) is refused, not read as -1 or 98."""
+    sk = (np.random.default_rng(0).normal(size=(4, 20, 3)) + 2).tolist()
+    for label in (1, 10):
+        f = tmp_path / "ok" / f"a01_s01_e01_v01_{label}.json"
+        f.parent.mkdir(exist_ok=True)
+        f.write_text(json.dumps({"file_name": "a01_s01_e01_v01", "label": label, "skeletons": sk}))
+        assert data.load(f).labels.tolist() == [label - 1]
+    for label in (0, 99, -3, 2.5, True, "3"):
+        f = tmp_path / "bad.json"
+        f.write_text(json.dumps({"file_name": "a01_s01_e01_v01", "label": label, "skeletons": sk}))
+        with pytest.raises(ValueError, match=r"bad\.json: label: expected an int in 1\.\.10"):
+            data.load(f)
+    f.write_text('{"skeletons": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(ValueError, match=r"bad\.json: not an NW-UCLA json"):
+        data.load(f)
+
+
+def _penn_mat(path: Path, **override) -> Path:
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    d = {
+        "x": rng.uniform(10, 300, size=(6, 13)),
+        "y": rng.uniform(10, 300, size=(6, 13)),
+        "visibility": np.ones((6, 13)),
+        "action": "squat",
+        "pose": "front",
+        "train": 1,
+        "dimensions": np.array([[480, 640, 6]]),
+        "bbox": np.zeros((6, 4)),
+        "nframes": 6,
+    }
+    d.update(override)
+    savemat(path, d)
+    return path
+
+
+def test_penn_visible_joint_at_origin_is_missing(tmp_path):
+    """Item 7: a joint marked visible at exactly (0, 0) is missing (NaN), as the docstring says."""
+    x, y = np.full((6, 13), 50.0), np.full((6, 13), 60.0)
+    x[2, 4] = y[2, 4] = 0.0
+    x[3, 5] = 0.0  # only x is 0: a real joint on the image border, kept
+    seq = data.load(_penn_mat(tmp_path / "0001.mat", x=x, y=y))[0][0]
+    assert np.isnan(seq[0, 2, 4]).all() and np.isfinite(seq[0, 3, 5]).all()
+    assert np.isfinite(seq).all(-1).sum() == 6 * 13 - 1
+
+
+def test_penn_malformed_dimensions_name_the_file(tmp_path, capsys):
+    """Items 7, 11: a .mat with wrong `dimensions` is a ValueError naming file and field (CLI: one line)."""
+    bad = _penn_mat(tmp_path / "0002.mat", dimensions=np.zeros((0, 0)))
+    with pytest.raises(ValueError, match=r"0002\.mat: action, dimensions"):
+        data.load(bad)
+    model = _tiny_model(tmp_path / "m")
+    assert cli_main(["embed", str(bad), "-m", str(model), "-o", str(tmp_path / "e.npy"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "0002.mat" in err and len(err.strip().splitlines()) == 1
