@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,18 @@ from typing import Any
 __all__ = ["main", "build_parser"]
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, KeyError, OSError)
+# Also reported in one line (set SLIMKIT_DEBUG=1 for the traceback): what hostile or broken input files, an
+# exhausted machine or a broken device raise from inside numpy, zipfile, pickle, torch and FAISS.
+_RUNTIME_ERRORS = (
+    MemoryError,
+    RecursionError,
+    EOFError,
+    ArithmeticError,
+    RuntimeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    pickle.UnpicklingError,
+)
 
 _MAIN_EPILOG = """\
 examples:
@@ -59,12 +74,13 @@ def _load_data(
     split: str | None = None,
     name: str = "data",
     input_format: str | None = None,
+    trust_pickle: bool = False,
 ) -> Any:
     """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
     from slimkit import data
 
     _check_exists(path, name)
-    extra = {}
+    extra: dict[str, Any] = {"trust_pickle": bool(trust_pickle)}
     if input_format:
         if not str(path).endswith(".npy"):
             raise ValueError(f"--input-format applies to .npy arrays only, not {path}")
@@ -81,6 +97,28 @@ def _load_data(
 def _check_exists(path: str, name: str) -> None:
     if not Path(path).exists():
         raise FileNotFoundError(f"{name}: {path}: no such file or folder")
+
+
+def _check_device(device: str | None, name: str = "--device") -> None:
+    """Refuse a torch device that does not parse, or CUDA where none is available, before any work."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"{name}: expected cpu, cuda, cuda:N or mps, got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{name}: {device!r} but CUDA is not available here (torch {torch.__version__}, "
+                f"{'built without CUDA' if torch.version.cuda is None else 'no GPU visible'}); use --device cpu"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}: {device!r} but only {torch.cuda.device_count()} GPUs are visible")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}: {device!r} but MPS is not available here; use --device cpu")
 
 
 def _load_model(name: str) -> Any:
@@ -116,11 +154,17 @@ def _sidecar(path: Path) -> Path:
 
 
 def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> None:
-    """Save ``(N, D)`` embeddings and, beside them, a ``.json`` with the ids, labels and class names."""
+    """Save ``(N, D)`` embeddings and, beside them, a ``.json`` with the ids, labels and class names.
+
+    Both are written to temporary files first and renamed into place only when both are complete, so a
+    failure leaves either the previous pair or nothing, never a ``.npy`` without its sidecar.
+    """
+    import tempfile
+
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, emb)
+    from slimkit._integrity import apply_umask
+
     info = {
         **meta,
         "shape": list(emb.shape),
@@ -129,7 +173,27 @@ def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> No
         "labels": _plain(ds.labels),
         "classes": ds.classes,
     }
-    _sidecar(path).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    text = json.dumps(info, indent=1)  # fails (e.g. a value JSON cannot hold) before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temps: list[str] = []
+    try:
+        for suffix in (".npy", ".json"):
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix + ".tmp", dir=path.parent)
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                if suffix == ".npy":
+                    np.save(f, emb, allow_pickle=False)
+                else:
+                    f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            apply_umask(Path(tmp))
+        os.replace(temps[0], path)
+        os.replace(temps[1], _sidecar(path))
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def _read_embeddings(path: str, name: str = "embeddings") -> tuple[Any, dict[str, Any]]:
@@ -145,7 +209,7 @@ def _read_embeddings(path: str, name: str = "embeddings") -> tuple[Any, dict[str
         )
     try:
         emb = np.load(p, allow_pickle=False)
-    except ValueError as e:
+    except (ValueError, EOFError, OverflowError, OSError) as e:
         raise ValueError(f"{name}: {path} is not a plain numeric .npy file ({e})") from None
     if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.floating):
         raise ValueError(
@@ -153,10 +217,29 @@ def _read_embeddings(path: str, name: str = "embeddings") -> tuple[Any, dict[str
             f"{emb.shape}; embed skeleton data first with 'slimkit embed'"
         )
     side = _sidecar(p)
-    info = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
-    if info.get("shape") and info["shape"][0] != len(emb):
-        raise ValueError(f"{side} describes {info['shape'][0]} embeddings but {path} holds {len(emb)}")
+    info = _read_sidecar(side) if side.is_file() else {}
+    shape = info.get("shape")
+    if shape is not None and (not isinstance(shape, list) or not shape or shape[0] != len(emb)):
+        raise ValueError(f"{side}: shape: describes embeddings of shape {shape!r} but {path} holds {len(emb)}")
+    for key in ("ids", "labels"):
+        values = info.get(key)
+        if values is not None and (not isinstance(values, list) or len(values) != len(emb)):
+            got = f"{len(values)} entries" if isinstance(values, list) else type(values).__name__
+            raise ValueError(f"{side}: {key}: expected a list of {len(emb)} (one per row of {path}), got {got}")
+    if not np.isfinite(emb).all():
+        raise ValueError(f"{name}: {path} holds NaN or inf")
     return emb.astype(np.float32, copy=False), info
+
+
+def _read_sidecar(side: Path) -> dict[str, Any]:
+    """The ``.json`` sidecar of an embeddings file: a JSON object."""
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"{side}: not a readable JSON sidecar ({type(e).__name__}: {e})") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{side}: expected a JSON object (ids, labels, ...), got a JSON {type(info).__name__}")
+    return info
 
 
 def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
@@ -169,9 +252,19 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
     if not p.is_file():
         raise FileNotFoundError(f"{name}: {path}: no such file")
     if p.suffix == ".npy":
-        values = np.load(p, allow_pickle=False).tolist()
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, EOFError, OverflowError, OSError) as e:
+            raise ValueError(f"{name}: {path} is not a plain numeric .npy file ({e})") from None
+        if arr.ndim != 1:
+            raise ValueError(f"{name}: {path}: expected a vector (N,), got shape {arr.shape}")
+        values = arr.tolist()
     else:
-        values = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{name}: {path} is not a UTF-8 text file ({e})") from None
+        values = [line.strip() for line in text.splitlines() if line.strip()]
         try:
             values = [int(v) for v in values]
         except ValueError:
@@ -185,6 +278,8 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from slimkit import SLiMConfig, Trainer
 
+    _check_device(args.device)
+    trust = args.trust_pickle
     if args.weights is not None and len(args.weights) != len(args.data):
         raise ValueError(f"--weights: expected one weight per data set ({len(args.data)}), got {len(args.weights)}")
     sets = []
@@ -192,12 +287,15 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         one = len(args.data) == 1
         # with several sets, --split applies to those that have it; the others are used whole
         split = args.split if one else None
-        d = _load_data(path, args.layout if one else None, split, input_format=args.input_format)
+        d = _load_data(path, args.layout if one else None, split, input_format=args.input_format,
+                       trust_pickle=trust)
         if args.split and not one and args.split in d.split:
             d = d.subset(args.split)
         sets.append(d)
     ds = sets[0]
-    eval_data = _load_data(args.data[0], args.layout, args.eval_split) if args.eval_split else None
+    eval_data = (
+        _load_data(args.data[0], args.layout, args.eval_split, trust_pickle=trust) if args.eval_split else None
+    )
     if args.resume_from:
         config_or_encoder: Any = args.resume_from
     elif args.config:
@@ -249,6 +347,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    _check_device(args.device)
     _check_exists(args.data, "data")
     out = Path(args.output)
     if out.suffix != ".npy":
@@ -256,7 +355,12 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if args.window is None and (args.stride is not None or args.fps is not None):
         raise ValueError("--stride and --fps apply to windows: add --window W")
     encoder = _load_model(args.model)
-    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
+    ds = _fit_layout(
+        _load_data(
+            args.data, args.layout, args.split, input_format=args.input_format, trust_pickle=args.trust_pickle
+        ),
+        encoder,
+    )
     meta = {"model": args.model, "data": str(args.data), "split": args.split, "normalized": not args.no_normalize}
     if args.window is not None:
         return _embed_windows(args, encoder, ds, out, meta)
@@ -369,6 +473,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise ValueError(f"-k: expected a positive number of neighbours, got {args.k}")
+    _check_device(args.device)
     _check_exists(args.index, "index")
     retriever = Retriever.load(args.index)
     if "moment_index" in retriever.info:
@@ -382,7 +487,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
         ds = _fit_layout(
-            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
+            _load_data(
+                args.queries,
+                args.layout,
+                name="--queries",
+                input_format=args.input_format,
+                trust_pickle=args.trust_pickle,
+            ),
+            encoder,
         )
         q_ids = ds.names
         q = encoder.embed(
@@ -532,12 +644,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("--save-classifier saves the linear probe's head: add --linear-probe")
     from slimkit import knn_accuracy, linear_probe
 
+    _check_device(args.device)
     _check_exists(args.train, "train")
     if args.test:
         _check_exists(args.test, "--test")
     encoder = _load_model(args.model)
-    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train"), encoder)
-    test = _fit_layout(_load_data(args.test or args.train, args.layout, args.test_split, "test"), encoder)
+    trust = args.trust_pickle
+    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train", trust_pickle=trust), encoder)
+    test = _fit_layout(
+        _load_data(args.test or args.train, args.layout, args.test_split, "test", trust_pickle=trust), encoder
+    )
     for name, ds in (("train", train), ("test", test)):
         if (ds.labels < 0).any():
             raise ValueError(
@@ -582,6 +698,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # ---- parser ------------------------------------------------------------------------------------------------
+def _trust_pickle_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="unpickle .pkl data without restrictions (it can run code: only for files you trust); by "
+        "default only builtin containers and numpy arrays are admitted",
+    )
+
+
 def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
         p.add_argument(
@@ -663,6 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order, views and masks")
     p.add_argument("--eval-split", help="labelled split of the data for a kNN monitor after each epoch")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser(
@@ -696,6 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: bf16 autocast on CUDA, fp32 on CPU",
     )
     _common(p)
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser(
@@ -762,6 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars; no printout when -o is given"
     )
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser(
@@ -798,6 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", help="write the results as JSON")
     _common(p)
+    _trust_pickle_option(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -853,10 +982,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except USER_ERRORS as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except USER_ERRORS + _RUNTIME_ERRORS as e:
+        if os.environ.get("SLIMKIT_DEBUG") and isinstance(e, _RUNTIME_ERRORS):
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         if isinstance(e, (KeyError,)) and msg.startswith("'"):
             msg = msg.strip("'\"")
+        if isinstance(e, _RUNTIME_ERRORS) or not msg:
+            msg = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+            if isinstance(e, MemoryError):
+                msg = f"out of memory ({msg})"
         print(f"slimkit {args.command}: error: {msg}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

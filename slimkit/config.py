@@ -146,8 +146,10 @@ class SLiMConfig:
         with open(path, encoding="utf-8") as f:
             try:
                 d = json.load(f)
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise ValueError(f"{path}: not valid JSON ({e})") from None
+            except RecursionError:
+                raise ValueError(f"{path}: not a config: JSON nested too deeply") from None
         try:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:
@@ -166,6 +168,9 @@ class SLiMConfig:
             if not ok:
                 raise ValueError(msg)
 
+        for key, top in _UPPER_BOUNDS.items():
+            value = getattr(self, key)
+            need(value <= top, f"{key}: expected at most {top} (a larger value would exhaust memory), got {value}")
         need(self.in_channels in (2, 3), f"in_channels: expected 2 or 3, got {self.in_channels}")
         need(self.t_patch >= 1, f"t_patch: expected >= 1, got {self.t_patch}")
         need(
@@ -214,6 +219,24 @@ class SLiMConfig:
         """Frames of a local view, a multiple of ``t_patch``."""
         f = self.local_frames or self.num_frames // 2
         return max(self.t_patch, f - f % self.t_patch)
+
+
+# Sane upper bounds, checked before anything is allocated: a config.json with depth=10**6 or dim=10**9 is an
+# error naming the key, not an allocator failure. Each is far beyond any useful skeleton encoder.
+_UPPER_BOUNDS: dict[str, float] = {
+    "dim": 16384,
+    "depth": 256,
+    "heads": 1024,
+    "mlp_ratio": 64.0,
+    "num_frames": 100_000,
+    "t_patch": 100_000,
+    "max_persons": 64,
+    "tube_len": 100_000,
+    "proj_dim": 65536,
+    "num_global_views": 64,
+    "num_local_views": 64,
+    "local_frames": 100_000,
+}
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

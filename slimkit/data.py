@@ -19,8 +19,10 @@ zero filling that NTU-style files use for absent persons and frames). Person slo
 stores them (an absent second person of a CTR-GCN row is an all-NaN person); zero-padded frames at the end of
 fixed-length arrays are cut off, so ``T`` differs between items.
 
-Pickles can run arbitrary code when loaded: :func:`read_pyskl` only opens the file you point it at; never
-load a pickle you downloaded from a source you do not trust.
+Pickles can run arbitrary code when loaded: :func:`read_pyskl` therefore unpickles through a restricted
+unpickler that admits only builtin containers and numpy arrays, dtypes and scalars (what pyskl files hold) and
+refuses any other object with an error naming it. ``trust_pickle=True`` (``--trust-pickle`` on the command
+line) lifts the restriction, for files you made yourself or trust.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._errors import names_file
 from .layouts import Layout, conversion_matrix, convert_layout, get_layout
 
 __all__ = [
@@ -480,15 +482,21 @@ class PrepareCollate:
 # ---------------------------------------------------------------------------------------------------------
 def _parse_ntu(path: Path) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], int]:
     """Bodies ``(body_id, frame indices, joints (n, 25, 3))`` over the non-empty frames, and their count."""
-    lines = path.read_text().splitlines()
     where = str(path)
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{where}: not a text .skeleton file ({e})") from None
 
     def num(line_no: int) -> int:
         try:
-            return int(lines[line_no].split()[0])
+            value = int(lines[line_no].split()[0])
         except (IndexError, ValueError):
             got = lines[line_no] if line_no < len(lines) else "the end of the file"
             raise ValueError(f"{where}: line {line_no + 1}: expected a count, got {got!r}") from None
+        if value < 0:
+            raise ValueError(f"{where}: line {line_no + 1}: expected a count >= 0, got {value}")
+        return value
 
     # Walk the structure first (counts and body lines), then parse all joint lines in one C call.
     body_ids: list[str] = []
@@ -514,6 +522,12 @@ def _parse_ntu(path: Path) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], in
             pos += 2 + n_joints
         if n_bodies:
             t += 1  # frames without any body are dropped, as in the CTR-GCN / pyskl preprocessing
+    extra = next((i for i in range(pos, len(lines)) if lines[i].strip()), None)
+    if extra is not None:
+        raise ValueError(
+            f"{where}: line {extra + 1}: the file declares {num(0)} frames, which end on line {pos}, but more "
+            "data follows (a wrong frame count or trailing garbage)"
+        )
     if not starts:
         return [], 0
     joint_lines = [line for s in starts for line in lines[s : s + 25]]
@@ -578,6 +592,7 @@ def _select_bodies(
     return slots
 
 
+@names_file("NTU .skeleton")
 def read_ntu_skeleton_file(path: PathLike, max_bodies: int = 2) -> np.ndarray:
     """Read one NTU RGB+D ``.skeleton`` file into ``(M, T, 25, 3)`` float32 camera-space metres.
 
@@ -620,6 +635,7 @@ def _ntu_fields(name: str) -> dict[str, int] | None:
     )
 
 
+@names_file("NTU .skeleton")
 def read_ntu_skeleton(
     path: PathLike, max_bodies: int = 2, ignore: Iterable[str] = (), layout: str | Layout | None = None
 ) -> SkeletonDataset:
@@ -683,33 +699,11 @@ class _NtuFile:
 # CTR-GCN / MAMP .npz
 # ---------------------------------------------------------------------------------------------------------
 def _npz_member(path: Path, key: str) -> np.ndarray:
-    """Array ``key`` of an ``.npz``: memory-mapped when stored uncompressed (``np.savez``), else read."""
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo(key + ".npy")
-        stored = info.compress_type == zipfile.ZIP_STORED
-    if stored:
-        with open(path, "rb") as fh:
-            fh.seek(info.header_offset)
-            local = fh.read(30)
-            name_len, extra_len = (
-                int.from_bytes(local[26:28], "little"),
-                int.from_bytes(local[28:30], "little"),
-            )
-            fh.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(fh)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(fh)
-            offset = fh.tell()
-        if not dtype.hasobject:
-            return np.memmap(
-                path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
-            )
-    with np.load(path, allow_pickle=False) as z:
-        return z[key]
+    """Array ``key`` of an ``.npz``: memory-mapped when stored uncompressed (``np.savez``), else read; sizes
+    and CRC checked (see ``slimkit._npz``)."""
+    from ._npz import npz_member
+
+    return npz_member(path, key)
 
 
 class _NpzRows:
@@ -733,6 +727,7 @@ class _NpzRows:
         return _trim_trailing(_mark_missing(np.ascontiguousarray(a)))
 
 
+@names_file(".npz")
 def read_npz(
     path: PathLike, layout: str | Layout | None = None, num_persons: int = 2, channels: int = 3
 ) -> SkeletonDataset:
@@ -756,8 +751,9 @@ def read_npz(
     """
     p = _path(path)
     lay = get_layout(layout or "ntu25")
-    with zipfile.ZipFile(p) as zf:
-        keys = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+    from ._npz import npz_keys, npz_member
+
+    keys = npz_keys(p)
     parts = [s for s in ("train", "test") if f"x_{s}" in keys]
     if not parts:
         raise ValueError(
@@ -775,9 +771,10 @@ def read_npz(
             )
         n = x.shape[0]
         if f"y_{s}" in keys:
-            with np.load(p, allow_pickle=False) as z:
-                y = np.asarray(z[f"y_{s}"])
-            y = y.argmax(-1) if y.ndim == 2 else y
+            y = np.asarray(npz_member(p, f"y_{s}", mmap=False))
+            if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+                raise ValueError(f"{p}: y_{s}: expected numeric labels, got dtype {y.dtype}")
+            y = y.argmax(-1) if y.ndim == 2 and y.shape[1] > 0 else y
             if y.shape != (n,):
                 raise ValueError(f"{p}: y_{s}: expected {n} labels (one-hot or ints), got shape {y.shape}")
         else:
@@ -826,8 +823,13 @@ class _PysklItem:
         return kp
 
 
+@names_file("pyskl .pkl")
 def read_pyskl(
-    path: PathLike, layout: str | Layout | None = None, with_score: bool = False, min_score: float = 0.0
+    path: PathLike,
+    layout: str | Layout | None = None,
+    with_score: bool = False,
+    min_score: float = 0.0,
+    trust_pickle: bool = False,
 ) -> SkeletonDataset:
     """Read a pyskl / mmaction2 skeleton annotation pickle.
 
@@ -839,20 +841,25 @@ def read_pyskl(
     not supported. The layout is the file's ``layout`` entry (written by :func:`write_pyskl`), else inferred
     from ``V`` and ``C``; mmaction2's NTU 2-D pickles have 17 joints: COCO-17, not NTU-25.
 
-    Pickles can run code when loaded: only read files you created or trust.
+    Pickles can run code when loaded, so the file is read by a restricted unpickler that admits only builtin
+    containers and scalars and numpy arrays, dtypes and scalars; a file that references anything else is
+    refused with an error naming it, unless ``trust_pickle=True``.
 
     Args:
         path: The ``.pkl`` file.
         layout: Layout of the keypoints; overrides the file's and the inferred one.
         with_score: For 2-D files, append the score as a third channel: items ``(M, T, V, 3)``.
         min_score: Scores at or below it mark a 2-D joint missing.
+        trust_pickle: Unpickle without restrictions (the file can then run any code): only for files you
+            created or trust, e.g. annotations holding objects of your own classes.
 
     Returns:
         A :class:`SkeletonDataset`.
     """
+    from ._safe_pickle import load_pickle
+
     p = _path(path)
-    with open(p, "rb") as fh:
-        data = pickle.load(fh)  # noqa: S301 - a file the user chose; see the docstring
+    data = load_pickle(p, trust=bool(trust_pickle))
     if isinstance(data, list):
         data = {"annotations": data}
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
@@ -862,17 +869,16 @@ def read_pyskl(
     anns = data["annotations"]
     if not anns:
         raise ValueError(f"{p}: the pickle holds no annotations")
-    if "keypoint" not in anns[0]:
+    if not isinstance(anns[0], dict) or "keypoint" not in anns[0]:
+        keys = sorted(map(str, anns[0])) if isinstance(anns[0], dict) else type(anns[0]).__name__
         raise ValueError(
-            f"{p}: annotations have no 'keypoint' (keys: {sorted(anns[0])}); compressed Kinetics-style "
+            f"{p}: annotations have no 'keypoint' (got {keys}); compressed Kinetics-style "
             "pickles (raw_file, frame_inds) are not supported"
         )
     shapes = []
     for i, a in enumerate(anns):
-        s = np.shape(a.get("keypoint"))
-        if len(s) != 4:
-            raise ValueError(f"{p}: annotations[{i}]['keypoint']: expected [M, T, V, C], got shape {s}")
-        shapes.append(s)
+        _check_pyskl_annotation(p, i, a)
+        shapes.append(np.shape(a["keypoint"]))
     vc = {s[2:] for s in shapes}
     if len(vc) > 1:
         raise ValueError(f"{p}: annotations differ in (V, C): {sorted(vc)}")
@@ -881,7 +887,12 @@ def read_pyskl(
     names = [str(a.get("frame_dir", i)) for i, a in enumerate(anns)]
     labels = [int(a["label"]) if a.get("label") is not None else -1 for a in anns]
     pos = {n: i for i, n in enumerate(names)}
-    split = {k: [pos[n] for n in members if n in pos] for k, members in (data.get("split") or {}).items()}
+    raw_split = data.get("split") or {}
+    if not isinstance(raw_split, dict) or not all(
+        isinstance(m, (list, tuple, np.ndarray)) for m in raw_split.values()
+    ):
+        raise ValueError(f"{p}: split: expected a dict of name -> list of frame_dir, got {type(raw_split).__name__}")
+    split = {str(k): [pos[n] for n in members if n in pos] for k, members in raw_split.items()}
     return SkeletonDataset(
         _Lazy(len(anns), _PysklItem(anns, with_score, min_score)),
         labels,
@@ -890,6 +901,31 @@ def read_pyskl(
         split,
         classes=data.get("classes"),
     )
+
+
+def _check_pyskl_annotation(p: Path, i: int, a: Any) -> None:
+    """Refuse an annotation that is not a dict with a numeric ``keypoint`` ``[M, T, V, C]`` (and scores)."""
+    where = f"{p}: annotations[{i}]"
+    if not isinstance(a, dict):
+        raise ValueError(f"{where}: expected a dict with 'keypoint', got {type(a).__name__}")
+    kp = a.get("keypoint")
+    if not isinstance(kp, np.ndarray) or not (
+        np.issubdtype(kp.dtype, np.floating) or np.issubdtype(kp.dtype, np.integer)
+    ):
+        got = f"{kp.dtype} array" if isinstance(kp, np.ndarray) else type(kp).__name__
+        raise ValueError(f"{where}['keypoint']: expected a numeric numpy array [M, T, V, C], got {got}")
+    if kp.ndim != 4 or kp.shape[2] == 0 or kp.shape[3] == 0:
+        raise ValueError(f"{where}['keypoint']: expected [M, T, V, C], got shape {kp.shape}")
+    score = a.get("keypoint_score")
+    if score is not None and np.shape(score) != kp.shape[:3]:
+        raise ValueError(
+            f"{where}['keypoint_score']: expected shape {kp.shape[:3]} (M, T, V), got {np.shape(score)}"
+        )
+    label = a.get("label")
+    if label is not None and (
+        isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or label < -1
+    ):
+        raise ValueError(f"{where}['label']: expected an int >= -1 or None, got {label!r}")
 
 
 def write_pyskl(
@@ -985,6 +1021,9 @@ def write_pyskl(
     try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(data, fh, protocol=4)
+        from ._integrity import apply_umask
+
+        apply_umask(Path(tmp))  # mkstemp made it 0600: give it the mode open() would (the umask's)
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):
@@ -999,6 +1038,7 @@ def write_pyskl(
 _NWUCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
 
 
+@names_file("NW-UCLA .json")
 def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonDataset:
     """Read NW-UCLA sequences: one ``.json`` file or a folder of them (``all_sqe/``, as in CTR-GCN).
 
@@ -1026,9 +1066,9 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
         try:
             d = json.loads(f.read_text())
             a = np.array(d["skeletons"], dtype=np.float32)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError) as e:
             raise ValueError(
-                f"{f}: not an NW-UCLA json (file_name, label, skeletons T x 20 x 3): {e}"
+                f"{f}: not an NW-UCLA json (file_name, label, skeletons T x 20 x 3): {type(e).__name__}: {e}"
             ) from None
         if a.ndim != 3 or a.shape[1:] != (20, 3) or a.shape[0] == 0:
             raise ValueError(f"{f}: skeletons: expected shape (T, 20, 3) with T >= 1, got {a.shape}")
@@ -1036,7 +1076,13 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
         m = _NWUCLA_NAME.search(name)
         fields = tuple(map(int, m.groups())) if m else (-1, -1, -1, -1)
         if "label" in d:
-            label = int(d["label"]) - 1
+            raw = d["label"]
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= len(NWUCLA_CLASSES):
+                raise ValueError(
+                    f"{f}: label: expected an int in 1..{len(NWUCLA_CLASSES)} (NW-UCLA's 1-based classes), "
+                    f"got {raw!r}"
+                )
+            label = raw - 1
         else:
             label = _NWUCLA_ACTION_IDS.index(fields[0]) if fields[0] in _NWUCLA_ACTION_IDS else -1
         seqs.append(_mark_missing(a)[None])
@@ -1054,6 +1100,7 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
 # ---------------------------------------------------------------------------------------------------------
 # Penn Action .mat
 # ---------------------------------------------------------------------------------------------------------
+@names_file("Penn Action .mat")
 def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> SkeletonDataset:
     """Read Penn Action annotations: one ``labels/NNNN.mat`` file or the ``labels`` folder.
 
@@ -1092,18 +1139,30 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
             raise ValueError(
                 f"{f}: x, y, visibility: expected (T, 13) each, got {x.shape}, {y.shape}, {vis.shape}"
             )
-        a = np.stack([x, y], axis=-1).astype(np.float32)
+        try:
+            a = np.stack([x, y], axis=-1).astype(np.float32)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{f}: x, y: expected numeric arrays ({e})") from None
         a[vis == 0] = np.nan
-        action = str(np.ravel(d["action"])[0]).strip()
+        _mark_missing(a)  # a joint marked visible at exactly (0, 0) is an unfilled annotation: missing
+        try:
+            action = str(np.ravel(d["action"])[0]).strip()
+            dims = np.ravel(d.get("dimensions", [0, 0]))
+            image_size = (int(dims[0]), int(dims[1]))
+            flag = int(np.ravel(d["train"])[0]) if "train" in d else 0
+            bbox = np.asarray(d.get("bbox", np.zeros((0, 4))), dtype=np.float32)
+        except (IndexError, TypeError, ValueError, OverflowError) as e:
+            raise ValueError(
+                f"{f}: action, dimensions (height, width, frames), train or bbox malformed ({e})"
+            ) from None
         if action not in PENN_ACTION_CLASSES:
             raise ValueError(f"{f}: action: expected one of {PENN_ACTION_CLASSES}, got {action!r}")
         seqs.append(a[None])
         labels.append(PENN_ACTION_CLASSES.index(action))
-        train.append(int(np.ravel(d["train"])[0]) if "train" in d else 0)
-        meta["view"].append(str(np.ravel(d["pose"])[0]).strip() if "pose" in d else "")
-        dims = np.ravel(d.get("dimensions", [0, 0]))
-        meta["image_size"].append((int(dims[0]), int(dims[1])))
-        meta["bbox"].append(np.asarray(d.get("bbox", np.zeros((0, 4))), dtype=np.float32))
+        train.append(flag)
+        meta["view"].append(str(np.ravel(d["pose"])[0]).strip() if "pose" in d and np.size(d["pose"]) else "")
+        meta["image_size"].append(image_size)
+        meta["bbox"].append(bbox)
     tr = np.array(train)
     split = {"train": np.flatnonzero(tr == 1), "test": np.flatnonzero(tr == -1)}
     return SkeletonDataset(
@@ -1147,10 +1206,18 @@ class _NpyFile:
         self.files = files
 
     def __call__(self, i: int) -> np.ndarray:
-        a = np.array(np.load(self.files[i], allow_pickle=False), dtype=np.float32)
-        return _mark_missing(a[None] if a.ndim == 3 else a)
+        return _read_npy_file(self.files[i])
 
 
+@names_file(".npy")
+def _read_npy_file(f: Path) -> np.ndarray:
+    a = np.array(np.load(f, allow_pickle=False), dtype=np.float32)
+    if a.ndim not in (3, 4):
+        raise ValueError(f"{f}: expected one sequence (T, V, C) or (M, T, V, C), got shape {a.shape}")
+    return _mark_missing(a[None] if a.ndim == 3 else a)
+
+
+@names_file(".npy")
 def read_npy(
     path: PathLike,
     layout: str | Layout | None = None,
@@ -1228,7 +1295,9 @@ _READERS: dict[str, Callable[..., SkeletonDataset]] = {
 }
 
 
-def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> SkeletonDataset:
+def load(
+    path: PathLike, layout: str | Layout | None = None, trust_pickle: bool = False, **kw: Any
+) -> SkeletonDataset:
     """Read a skeleton data set, recognising its format from the file or the files in the folder.
 
     ``.skeleton`` -> :func:`read_ntu_skeleton`, ``.npz`` -> :func:`read_npz`, ``.pkl`` / ``.pickle`` ->
@@ -1243,6 +1312,8 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
         path: A file or a folder.
         layout: Layout of the data. For formats with a fixed layout (NTU, NW-UCLA, Penn Action) it must be
             that layout; elsewhere it overrides the inferred one.
+        trust_pickle: For ``.pkl`` files, unpickle without restrictions (see :func:`read_pyskl`); by
+            default only builtin containers and numpy arrays are admitted. Ignored for other formats.
         **kw: Passed to the reader (e.g. ``max_bodies``, ``with_score``, ``input_format``, ``labels``).
 
     Returns:
@@ -1275,4 +1346,6 @@ def load(path: PathLike, layout: str | Layout | None = None, **kw: Any) -> Skele
                 f"path: cannot tell the format of {p.name}: expected a suffix in {sorted(_SUFFIXES)} "
                 f"or a folder of such files, got {p.suffix or 'no suffix'!r}"
             )
+    if kind == "pyskl":
+        kw["trust_pickle"] = trust_pickle
     return _READERS[kind](p, layout=layout, **kw)

@@ -29,6 +29,7 @@ from huggingface_hub.errors import (
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ._integrity import apply_umask, check_finite_state
 from .config import SLiMConfig
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Write a module's state dict to a safetensors file (contiguous CPU copies, tied tensors kept once)."""
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata={"format": "pt", "library": "slimkit"})
+    apply_umask(Path(path))  # safetensors writes 0600: give it the mode open() would (the umask's)
 
 
 def atomic_save_pretrained(model: SLiMEncoder, save_directory: str | os.PathLike, *, config: Any = None,
@@ -97,6 +99,7 @@ def atomic_save_pretrained(model: SLiMEncoder, save_directory: str | os.PathLike
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        apply_umask(tmp)  # mkdtemp made it 0700, and it becomes the model folder itself
         with open(tmp / CONFIG_NAME, "w", encoding="utf-8") as f:
             json.dump(model.config.to_dict(), f, indent=2, sort_keys=True)
         model._save_pretrained(tmp)
@@ -269,6 +272,7 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
         state = load_file(str(weights_path), device=str(map_location))
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({e})") from None
+    check_finite_state(state, str(weights_path))
     load_state_strict(model, state, str(weights_path))
     model.eval()
     return model

@@ -326,6 +326,13 @@ class SLiMEncoder(
             if was_training:
                 self.train()
         out = torch.cat(outs)
+        bad = ~torch.isfinite(out.reshape(out.shape[0], -1)).all(1)
+        if bool(bad.any()):
+            rows = torch.nonzero(bad).flatten()
+            raise ValueError(
+                f"embed: the encoder produced NaN or inf for rows {rows[:5].tolist()} ({rows.numel()} of "
+                f"{out.shape[0]}); its weights are not finite or the input overflowed. No embedding is returned"
+            )
         return out.numpy() if convert_to_numpy else out
 
     def embed_windows(self, skeletons: Any, window: int, stride: int | None = None, fps: float | None = None,

@@ -18,9 +18,10 @@ Design notes a user should know:
   (``IndexIDMap2``; a trained IVF stores them natively), so string ids cost nothing in FAISS.
 * ``metric="cosine"`` L2-normalises vectors on ``add`` and ``search`` and scores are cosine similarities
   (higher is closer). ``metric="l2"`` scores are *squared* Euclidean distances (lower is closer).
-* Empty result slots (``k`` larger than the number of items, or an IVF probe that found fewer than ``k``):
-  id ``-1`` (int ids) or ``None`` (str ids), label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf``
-  (l2), i.e. the worst score of the metric, so rows stay sorted.
+* ``k`` is clamped to the number of items: ``search(q, k)`` returns ``min(k, len(retriever))`` hits per query.
+  Empty result slots (an IVF probe that found fewer than ``k``): id ``-1`` (int ids) or ``None`` (str ids),
+  label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf`` (l2), i.e. the worst score of the metric, so
+  rows stay sorted.
 * Threads: any number of threads may ``search`` one Retriever at once (FAISS releases the GIL); ``add``,
   ``remove``, ``train`` and ``compact`` take an exclusive lock and wait for running searches. On a GPU,
   searches are serialised.
@@ -49,8 +50,10 @@ import numpy as np
 
 __all__ = ["Retriever", "SearchResult", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a SHA-256 of the header follows its length (1: no header checksum; still read)
 _MAGIC = b"SLIMKIT-RETRIEVER\n"
+_INT64_MAX = 2**63 - 1
+_L2_MAX_ABS = 1e18  # |x| above this: squared L2 distances overflow float32 (3.4e38)
 GPU_MAX_K = 2048  # faiss GPU k-selection limit (also for nprobe)
 _SMALL_BATCH = 20  # fewer queries than this search with one thread (faiss' own BLAS threshold)
 
@@ -180,23 +183,40 @@ def _as_vectors(x: Any, name: str, dim: int) -> np.ndarray:
         raise ValueError(f"{name}: expected shape (N, {dim}) (or ({dim},) for one vector), got {a.shape}")
     if a.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one vector, got shape {a.shape}")
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    finite = np.isfinite(a).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise ValueError(f"{name}: rows {bad[:5].tolist()} contain NaN or inf ({bad.size} rows in all)")
+    if np.issubdtype(a.dtype, np.floating):
+        finite = np.isfinite(a).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(f"{name}: rows {bad[:5].tolist()} contain NaN or inf ({bad.size} rows in all)")
     return a
 
 
+def _as_float32(a: np.ndarray, name: str, metric: str) -> np.ndarray:
+    """Vectors as stored: unit float32 rows for cosine (normalised in float64), float32 rows for l2."""
+    if metric == "cosine":
+        return _normalize(a, name)
+    big = np.abs(a.astype(np.float64, copy=False)).max(axis=1) > _L2_MAX_ABS
+    if big.any():
+        raise ValueError(
+            f"{name}: rows {np.flatnonzero(big)[:5].tolist()} hold values beyond {_L2_MAX_ABS:g}; with "
+            "metric='l2' their squared distances would overflow float32 (scale them, or use metric='cosine')"
+        )
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
 def _normalize(a: np.ndarray, name: str) -> np.ndarray:
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    zero = norms[:, 0] < 1e-12
+    """L2-normalise rows in float64 after scaling each by its largest magnitude (no overflow, no underflow)."""
+    x = a.astype(np.float64, copy=True)
+    scale = np.abs(x).max(axis=1, keepdims=True)
+    zero = scale[:, 0] == 0
     if zero.any():
         raise ValueError(
             f"{name}: rows {np.flatnonzero(zero)[:5].tolist()} have zero norm; metric='cosine' "
             "needs non-zero vectors"
         )
-    return np.ascontiguousarray(a / norms, dtype=np.float32)
+    x /= scale
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _item_list(values: Any, name: str, n: int) -> list[Any]:
@@ -226,11 +246,42 @@ def _write_atomic(path: Path, chunks: Sequence[bytes]) -> None:
                 f.write(c)
             f.flush()
             os.fsync(f.fileno())
+        from ._integrity import apply_umask
+
+        apply_umask(Path(tmp))  # mkstemp made it 0600: give it the mode open() would (the umask's)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _parse_header(data: bytes, pos: int, hlen: int, where: str) -> tuple[dict[str, Any], bytes]:
+    """The JSON header at ``pos`` (format 1) or after a 32-byte digest (format 2 on), and that digest."""
+    errors = []
+    for skip in (32, 0):
+        if len(data) < pos + skip + hlen:
+            errors.append(f"truncated: header of {hlen} bytes, but only {max(0, len(data) - pos - skip)} follow")
+            continue
+        try:
+            header = json.loads(data[pos + skip : pos + skip + hlen].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            errors.append(f"corrupted header ({type(e).__name__}: {e})")
+            continue
+        if not isinstance(header, dict):
+            errors.append(f"corrupted header (a JSON {type(header).__name__}, not an object)")
+            continue
+        version = header.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
+            raise ValueError(
+                f"{where}: format_version {version!r} is not supported by this slimkit (reads "
+                f"1..{FORMAT_VERSION}); upgrade slimkit to read it"
+            )
+        if (version == 1) != (skip == 0):
+            errors.append(f"corrupted header (format_version {version} in the layout of another version)")
+            continue
+        return header, data[pos : pos + 32]
+    raise ValueError(f"{where}: {errors[0] if 'truncated' in errors[0] else errors[-1]}")
 
 
 class Retriever:
@@ -455,10 +506,8 @@ class Retriever:
                 length.
             TypeError: ids or labels that are not int/str, or metadata that is not JSON-serialisable.
         """
-        x = _as_vectors(embeddings, "embeddings", self.dim)
+        x = _as_float32(_as_vectors(embeddings, "embeddings", self.dim), "embeddings", self.metric)
         n = x.shape[0]
-        if self.metric == "cosine":
-            x = _normalize(x, "embeddings")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         with self._lock.write():
@@ -472,28 +521,50 @@ class Retriever:
                 except (TypeError, ValueError) as e:
                     raise TypeError(f"metadata: expected JSON-serialisable values, got {e}") from None
             keys = np.arange(self._next_key, self._next_key + n, dtype=np.int64)
+            # Build every new per-item table first: nothing below the FAISS add can fail half-way, so a
+            # failed add leaves neither a vector without an id nor an id without a vector.
+            keys_ids = np.concatenate(
+                [self._keys_ids, np.asarray(new_ids, dtype=np.int64 if id_kind == "int" else object)]
+            )
+            keys_labels = self._labels_after(new_labels, label_kind, n)
+            keys_meta = self._keys_meta
+            if new_meta is not None or keys_meta is not None:
+                keys_meta = (keys_meta if keys_meta is not None else [None] * self._next_key) + (
+                    new_meta if new_meta is not None else [None] * n
+                )
+            alive = np.concatenate([self._alive, np.ones(n, dtype=bool)])
+            lookup = {**self._lookup, **dict(zip(new_ids, keys.tolist(), strict=True))}
             faiss = _faiss()
-            with self._threads():
-                if not self._trained and self._stored_count() + n >= max(self.train_size, self.nlist or 0):
-                    self._index.add_with_ids(x, keys)  # joins the flat phase, then everything moves to IVF
-                    try:
+            old_index, old_trained, old_nlist = self._index, self._trained, self.nlist
+            try:
+                with self._threads():
+                    if not self._trained and self._stored_count() + n >= max(self.train_size, self.nlist or 0):
+                        self._index.add_with_ids(x, keys)  # joins the flat phase, then everything moves to IVF
                         self._train_from_stored(faiss)
-                    except BaseException:
-                        self._index.remove_ids(faiss.IDSelectorBatch(keys))  # leave no half-added items
-                        raise
-                else:
-                    for s in range(0, n, batch_size):
-                        self._index.add_with_ids(x[s : s + batch_size], keys[s : s + batch_size])
-            # commit per-item state only after FAISS accepted the vectors
+                    else:
+                        for s in range(0, n, batch_size):
+                            self._index.add_with_ids(x[s : s + batch_size], keys[s : s + batch_size])
+            except BaseException:
+                self._index, self._trained, self.nlist = old_index, old_trained, old_nlist
+                if old_index.ntotal > len(self._lookup) + len(self._tombstones):  # some vectors got in
+                    if self.index_type == "hnsw":  # a graph cannot delete: the keys become tombstones
+                        self._keys_ids, self._keys_meta = keys_ids, keys_meta
+                        if label_kind is not None:
+                            self._keys_labels, self._label_kind = keys_labels, label_kind
+                        self._alive = np.concatenate([self._alive, np.zeros(n, dtype=bool)])
+                        self._tombstones.update(keys.tolist())
+                        self._next_key += n
+                    else:
+                        old_index.remove_ids(faiss.IDSelectorBatch(keys))  # leave no half-added vectors
+                raise
+            # commit per-item state (plain assignments) only after FAISS accepted the vectors
             self._id_kind = id_kind
-            self._keys_ids = np.concatenate([self._keys_ids, np.asarray(new_ids, dtype=self._id_dtype())])
-            self._store_labels(new_labels, label_kind, n)
-            if new_meta is not None and self._keys_meta is None:
-                self._keys_meta = [None] * self._next_key
-            if self._keys_meta is not None:
-                self._keys_meta.extend(new_meta if new_meta is not None else [None] * n)
-            self._alive = np.concatenate([self._alive, np.ones(n, dtype=bool)])
-            self._lookup.update(zip(new_ids, keys.tolist(), strict=True))
+            self._keys_ids = keys_ids
+            if label_kind is not None:
+                self._keys_labels, self._label_kind = keys_labels, label_kind
+            self._keys_meta = keys_meta
+            self._alive = alive
+            self._lookup = lookup
             if id_kind == "int":
                 self._next_auto_id = max(self._next_auto_id, max(new_ids) + 1)
             self._next_key += n
@@ -518,6 +589,8 @@ class Retriever:
             vals = [int(v) for v in vals]
             if min(vals) < 0:
                 raise ValueError(f"ids: expected ints >= 0 (-1 marks an empty result slot), got {min(vals)}")
+            if max(vals) > _INT64_MAX:
+                raise ValueError(f"ids: expected ints < 2**63 (stored as int64), got {max(vals)}")
         if len(set(vals)) != n:
             seen: set[Any] = set()
             dup = [v for v in vals if v in seen or seen.add(v)]
@@ -542,17 +615,19 @@ class Retriever:
             raise TypeError(f"labels: this Retriever holds {self._label_kind} labels, got {kind} labels")
         if kind == "int":
             vals = [int(v) for v in vals]
+            out = [v for v in vals if not -_INT64_MAX - 1 <= v <= _INT64_MAX]
+            if out:
+                raise ValueError(f"labels: expected int labels that fit in int64, got {out[:5]}")
         return vals, kind
 
-    def _store_labels(self, new: list[Any] | None, kind: str | None, n: int) -> None:
+    def _labels_after(self, new: list[Any] | None, kind: str | None, n: int) -> np.ndarray | None:
+        """The label table after adding ``n`` items with labels ``new`` (``None``: unlabelled)."""
         if kind is None:
-            return
+            return self._keys_labels
         dtype, missing = (np.int64, -1) if kind == "int" else (object, None)
-        if self._keys_labels is None:
-            self._keys_labels = np.full(self._next_key, missing, dtype=dtype)
-            self._label_kind = kind
+        old = self._keys_labels if self._keys_labels is not None else np.full(self._next_key, missing, dtype=dtype)
         add = np.asarray(new, dtype=dtype) if new is not None else np.full(n, missing, dtype=dtype)
-        self._keys_labels = np.concatenate([self._keys_labels, add])
+        return np.concatenate([old, add])
 
     def _stored_count(self) -> int:
         return int(self._index.ntotal)
@@ -593,9 +668,7 @@ class Retriever:
             return
         sample = None
         if embeddings is not None:
-            sample = _as_vectors(embeddings, "embeddings", self.dim)
-            if self.metric == "cosine":
-                sample = _normalize(sample, "embeddings")
+            sample = _as_float32(_as_vectors(embeddings, "embeddings", self.dim), "embeddings", self.metric)
         with self._lock.write():
             if self._trained:
                 raise ValueError("train: this IVF Retriever is already trained (nlist is fixed once trained)")
@@ -671,13 +744,16 @@ class Retriever:
 
         Args:
             queries: ``(Q, D)`` array or tensor (``(D,)`` for one query).
-            k: Hits per query. With fewer items than ``k``, the surplus slots are empty (id ``-1`` / ``None``,
-                score ``-inf`` for cosine, ``+inf`` for l2).
+            k: Hits per query; clamped to the number of items, so ``(Q, min(k, len(self)))`` results come back
+                and a huge ``k`` costs no memory. Slots an approximate search could not fill (an IVF probe
+                that found fewer items) are empty: id ``-1`` / ``None``, score ``-inf`` for cosine, ``+inf``
+                for l2.
             nprobe: IVF lists to visit for this call (default: the Retriever's ``nprobe``).
             ef_search: HNSW beam width for this call (default: the Retriever's ``ef_search``).
 
         Returns:
-            A :class:`SearchResult` with ``(Q, k)`` ``ids``, ``scores`` and ``labels``, best first.
+            A :class:`SearchResult` with ``(Q, min(k, len(self)))`` ``ids``, ``scores`` and ``labels``, best
+            first.
 
         Raises:
             ValueError: Empty Retriever, wrong query width, non-finite queries, or ``k < 1``.
@@ -688,13 +764,12 @@ class Retriever:
         for name, v in (("nprobe", nprobe), ("ef_search", ef_search)):
             if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
-        q = _as_vectors(queries, "queries", self.dim)
-        if self.metric == "cosine":
-            q = _normalize(q, "queries")
+        q = _as_float32(_as_vectors(queries, "queries", self.dim), "queries", self.metric)
         faiss = _faiss()
         with self._lock.read():
             if len(self._lookup) == 0:
                 raise ValueError("search: the Retriever is empty (0 items); add embeddings before searching")
+            k = min(k, len(self._lookup))  # more columns than items would only hold empty slots
             params = self._search_params(faiss, k, nprobe, ef_search)
             probe = getattr(params, "nprobe", 0) if params is not None else 0
             use_gpu = (
@@ -835,7 +910,9 @@ class Retriever:
                 ],
             }
         head = json.dumps(header, indent=1).encode("utf-8")
-        _write_atomic(Path(path), [_MAGIC, struct.pack("<Q", len(head)), head, index_bytes, state_bytes])
+        length = struct.pack("<Q", len(head))
+        digest = hashlib.sha256(length + head).digest()
+        _write_atomic(Path(path), [_MAGIC, length, digest, head, index_bytes, state_bytes])
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto", num_threads: int | None = None) -> Retriever:
@@ -860,42 +937,58 @@ class Retriever:
         pos = len(_MAGIC)
         if len(data) < pos + 8:
             raise ValueError(f"{where}: truncated: the file ends inside its header ({len(data)} bytes)")
-        (hlen,) = struct.unpack("<Q", data[pos : pos + 8])
+        length = data[pos : pos + 8]
+        (hlen,) = struct.unpack("<Q", length)
         pos += 8
-        if len(data) < pos + hlen:
-            raise ValueError(f"{where}: truncated: header of {hlen} bytes, but only {len(data) - pos} follow")
-        try:
-            header = json.loads(data[pos : pos + hlen].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{where}: corrupted header ({e})") from None
+        header, digest = _parse_header(data, pos, hlen, where)
+        if header.get("format_version") != 1:  # format 2 on: the header is covered by its own checksum
+            if digest != hashlib.sha256(length + data[pos + 32 : pos + 32 + hlen]).digest():
+                raise ValueError(f"{where}: corrupted: checksum mismatch in the header")
+            pos += 32
         pos += hlen
-        version = header.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-            raise ValueError(
-                f"{where}: format_version {version!r} is not supported by this slimkit (reads "
-                f"1..{FORMAT_VERSION}); upgrade slimkit to read it"
-            )
+        try:
+            sections_meta = [(str(s["name"]), int(s["length"]), str(s["sha256"])) for s in header["sections"]]
+            cfg = dict(header["config"])
+            dim = cfg.pop("dim")
+            metric, index_type = cfg.pop("metric"), cfg.pop("index")
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{where}: corrupted header (missing or malformed {e})") from None
         sections = {}
-        expected = pos + sum(int(s["length"]) for s in header["sections"])
+        expected = pos + sum(length for _, length, _ in sections_meta)
         if len(data) != expected:
             raise ValueError(f"{where}: truncated or padded: expected {expected} bytes, found {len(data)}")
-        for s in header["sections"]:
-            blob = data[pos : pos + int(s["length"])]
-            pos += int(s["length"])
-            if hashlib.sha256(blob).hexdigest() != s["sha256"]:
-                raise ValueError(f"{where}: corrupted: checksum mismatch in section {s['name']!r}")
-            sections[s["name"]] = blob
-        cfg = dict(header["config"])
-        cfg.pop("dim")
-        self = cls(
-            header["config"]["dim"],
-            metric=cfg.pop("metric"),
-            index=cfg.pop("index"),
-            device=device,
-            **{**cfg, "num_threads": num_threads if num_threads is not None else cfg["num_threads"]},
-        )
-        self._index = faiss.deserialize_index(np.frombuffer(sections["index"], dtype=np.uint8))
-        st = json.loads(sections["state"].decode("utf-8"))
+        for name, length, sha in sections_meta:
+            blob = data[pos : pos + length]
+            pos += length
+            if hashlib.sha256(blob).hexdigest() != sha:
+                raise ValueError(f"{where}: corrupted: checksum mismatch in section {name!r}")
+            sections[name] = blob
+        if set(sections) != {"index", "state"}:
+            raise ValueError(f"{where}: corrupted header: sections {sorted(sections)}, expected index and state")
+        try:
+            self = cls(
+                dim,
+                metric=metric,
+                index=index_type,
+                device=device,
+                **{**cfg, "num_threads": num_threads if num_threads is not None else cfg.get("num_threads")},
+            )
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}: invalid configuration in the header: {e}") from None
+        try:
+            self._index = faiss.deserialize_index(np.frombuffer(sections["index"], dtype=np.uint8))
+        except RuntimeError as e:
+            raise ValueError(f"{where}: the FAISS index section cannot be read ({str(e).splitlines()[0]})") from None
+        if self._index.d != self.dim:
+            raise ValueError(f"{where}: the FAISS index has dimension {self._index.d}, the header says {self.dim}")
+        try:
+            self._restore_state(json.loads(sections["state"].decode("utf-8")))
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
+            raise ValueError(f"{where}: corrupted item table ({type(e).__name__}: {e})") from None
+        self._check_consistent(where)
+        return self
+
+    def _restore_state(self, st: dict[str, Any]) -> None:
         n = int(st["next_key"])
         keys = np.asarray(st["keys"], dtype=np.int64)
         self._next_key = n
@@ -918,7 +1011,25 @@ class Retriever:
                 self._keys_meta[key] = m
         self._lookup = dict(zip(self._keys_ids[keys].tolist(), keys.tolist(), strict=True))
         self._tombstones = set(st["tombstones"])
-        return self
+        if len(self._lookup) != len(keys):
+            raise ValueError(f"{len(keys)} items but only {len(self._lookup)} distinct ids")
+
+    def _check_consistent(self, where: str) -> None:
+        """The FAISS index holds exactly the live items' keys (plus HNSW tombstones), nothing else."""
+        expected = set(np.flatnonzero(self._alive).tolist()) | self._tombstones
+        index = self._index
+        if index.ntotal != len(expected):
+            raise ValueError(
+                f"{where}: inconsistent: the FAISS index holds {index.ntotal} vectors but the item table "
+                f"{len(expected)} (orphan vectors would return wrong ids); rebuild the index"
+            )
+        if hasattr(index, "id_map"):
+            stored = set(_faiss().vector_to_array(index.id_map).tolist())
+            if stored != expected:
+                raise ValueError(
+                    f"{where}: inconsistent: {len(stored - expected)} vectors of the FAISS index have no "
+                    f"item and {len(expected - stored)} items have no vector; rebuild the index"
+                )
 
     # ---- convenience ---------------------------------------------------------------------------------------
     @classmethod

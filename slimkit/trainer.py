@@ -41,10 +41,12 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from ._integrity import CHECKSUMS_NAME, apply_umask, verify_checksums, write_checksums
 from .config import SLiMConfig
 from .heads import ProjectionHead
 from .hub import load_state_strict, save_weights
@@ -344,6 +347,49 @@ def knn_top1(embeddings: torch.Tensor, labels: np.ndarray | torch.Tensor, chunk:
         sim[rows, rows + s] = -float("inf")
         hits += int((y[sim.argmax(1)] == y[s : s + chunk]).sum())
     return hits / z.shape[0]
+
+
+def _newest_intact(ckpts: list[Path]) -> Path | None:
+    """The newest checkpoint whose files match the checksums written at save time; warns for each skipped one.
+
+    Checkpoints of an older slimkit (no ``checksums.json``) are taken as they are.
+    """
+    skipped = []
+    for path in reversed(ckpts):
+        if not (path / CHECKSUMS_NAME).is_file() and not _has_checksums_format(path):
+            return path
+        try:
+            verify_checksums(path)
+        except ValueError as e:
+            warnings.warn(f"skipping checkpoint {path}: {e}", stacklevel=3)
+            skipped.append(f"{path.name} ({e})")
+            continue
+        return path
+    if skipped:
+        raise ValueError(
+            f"no intact checkpoint to resume from: {'; '.join(skipped)}. Move the folders away to start over"
+        )
+    return None
+
+
+def _read_checkpoint_file(path: Path, read: Callable[[Path], Any]) -> Any:
+    """``read(path)``, with any failure to parse the file reported as a ValueError naming it."""
+    try:
+        return read(path)
+    except (OSError, ValueError, RuntimeError, EOFError, RecursionError, pickle.UnpicklingError) as e:
+        raise ValueError(f"{path}: unreadable checkpoint file ({type(e).__name__}: {e})") from None
+    except Exception as e:  # safetensors raises its own SafetensorError
+        if type(e).__name__ != "SafetensorError":
+            raise
+        raise ValueError(f"{path}: unreadable checkpoint file ({e})") from None
+
+
+def _has_checksums_format(path: Path) -> bool:
+    """Whether a checkpoint without ``checksums.json`` was written by a slimkit that writes one (format >= 2)."""
+    try:
+        return int(json.loads((path / "trainer_state.json").read_text(encoding="utf-8")).get("format", 1)) >= 2
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        return True  # unreadable: treat as corrupt, verify_checksums says why
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -637,6 +683,7 @@ class Trainer:
             for k, v in getattr(model, name).state_dict().items()
         }
         save_file(heads, str(tmp / "heads.safetensors"))
+        apply_umask(tmp / "heads.safetensors")  # safetensors writes 0600
         save_weights(teacher, tmp / "teacher.safetensors")
         np_state = np.random.get_state()
         state = {
@@ -662,9 +709,10 @@ class Trainer:
             "config": self.config.to_dict(),
             "args": self._args(),
             "last_metrics": self.history[-1] if self.history else None,
-            "format": 1,
+            "format": 2,  # 2: checksums.json covers every file
         }
         (tmp / "trainer_state.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        write_checksums(tmp, _CKPT_FILES)  # last: resuming verifies every file against it
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -694,30 +742,35 @@ class Trainer:
         opt: torch.optim.Optimizer,
         sched: torch.optim.lr_scheduler.LRScheduler,
     ) -> tuple[int, int]:
-        info = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        info = _read_checkpoint_file(path / "trainer_state.json", lambda f: json.loads(f.read_text("utf-8")))
         if info["config"] != self.config.to_dict():
             diff = sorted(k for k in info["config"] if info["config"][k] != self.config.to_dict().get(k))
             raise ValueError(
                 f"{path}: checkpoint config differs from this trainer's config in {diff}; use "
                 "another output_dir or the same config"
             )
-        mine = self._args()
-        for k in ("batch_size", "seed", "epochs", "num_examples"):
-            if info["args"].get(k) != mine[k]:
-                raise ValueError(
-                    f"{path}: checkpoint was trained with {k}={info['args'].get(k)!r}, this trainer "
-                    f"has {k}={mine[k]!r}; resuming would not continue the same run"
-                )
+        mine, saved = self._args(), info["args"]
+        # every argument of the schedule counts: resuming with another lr, weight decay, warm-up or clipping
+        # would silently mix two runs (keys an older checkpoint did not record are not compared)
+        differ = [f"{k}={saved[k]!r} (now {mine[k]!r})" for k in mine if k in saved and saved[k] != mine[k]]
+        if differ:
+            raise ValueError(
+                f"{path}: checkpoint was trained with other arguments: {', '.join(differ)}; resuming would "
+                "not continue the same run. Use the same arguments, or another output_dir to start a new run"
+            )
         dev = next(model.parameters()).device
-        load_state_strict(
-            model.encoder, load_file(str(path / "model.safetensors"), device=str(dev)), str(path)
-        )
-        heads = load_file(str(path / "heads.safetensors"), device=str(dev))
+        def tensors(name: str) -> dict[str, torch.Tensor]:
+            return _read_checkpoint_file(path / name, lambda f: load_file(str(f), device=str(dev)))
+
+        load_state_strict(model.encoder, tensors("model.safetensors"), str(path))
+        heads = tensors("heads.safetensors")
         for name in ("mfm_head", "projector", "predictor"):
             sub = {k[len(name) + 1 :]: v for k, v in heads.items() if k.startswith(name + ".")}
             load_state_strict(getattr(model, name), sub, f"{path}/heads.safetensors:{name}")
-        load_state_strict(teacher, load_file(str(path / "teacher.safetensors"), device=str(dev)), str(path))
-        state = torch.load(path / "training_state.pt", map_location=dev, weights_only=True)
+        load_state_strict(teacher, tensors("teacher.safetensors"), str(path))
+        state = _read_checkpoint_file(
+            path / "training_state.pt", lambda f: torch.load(f, map_location=dev, weights_only=True)
+        )
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"].cpu())
@@ -881,10 +934,10 @@ class Trainer:
         if rank == 0 and self.output_dir.is_dir():
             for stale in self.output_dir.glob("checkpoint-*.tmp"):
                 shutil.rmtree(stale, ignore_errors=True)
-        ckpts = self.checkpoints()
-        if ckpts:
-            start_epoch, start_in_epoch = self._load(ckpts[-1], model, teacher, opt, sched)
-            logger.info("resuming from %s (step %d)", ckpts[-1], self.global_step)
+        ckpt = _newest_intact(self.checkpoints())
+        if ckpt is not None:
+            start_epoch, start_in_epoch = self._load(ckpt, model, teacher, opt, sched)
+            logger.info("resuming from %s (step %d)", ckpt, self.global_step)
         if rank == 0:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._trim_metrics()

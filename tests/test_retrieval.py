@@ -71,18 +71,18 @@ def test_flat_l2_equals_numpy_topk(data):
     assert np.all(np.diff(res.scores, axis=1) >= 0)  # l2: ascending distances
 
 
-def test_k_larger_than_items_marks_empty_slots():
+def test_k_larger_than_items_is_clamped_to_the_items():
+    # k is clamped to the number of items (issue 12: k=10**9 on a 3-item index must not allocate 10**9 slots)
     r = Retriever(4, device="cpu")
     r.add(np.eye(4, dtype=np.float32)[:3], ids=["a", "b", "c"], labels=[0, 1, 2])
     res = r.search(np.array([1, 0, 0, 0], dtype=np.float32), k=5)
-    assert res.ids.shape == (1, 5)
-    assert res.ids[0, 0] == "a" and res.ids[0, 3] is None and res.ids[0, 4] is None
-    assert np.isneginf(res.scores[0, 3:]).all() and np.isfinite(res.scores[0, :3]).all()
-    assert res.labels[0, 0] == 0 and res.labels[0, 3:].tolist() == [-1, -1]
+    assert res.ids.shape == res.scores.shape == res.labels.shape == (1, 3)
+    assert res.ids[0, 0] == "a" and np.isfinite(res.scores).all() and res.labels[0, 0] == 0
+    assert r.search(np.ones(4, dtype=np.float32), k=10**9).ids.shape == (1, 3)
     r2 = Retriever(4, metric="l2", device="cpu")
     r2.add(np.eye(4, dtype=np.float32)[:2])
     res2 = r2.search(np.ones(4, dtype=np.float32), k=3)
-    assert res2.ids[0, 2] == -1 and np.isposinf(res2.scores[0, 2])
+    assert res2.ids.shape == (1, 2) and np.isfinite(res2.scores).all()
 
 
 def test_result_unpacks_and_reads_like_a_dict(data):
@@ -264,10 +264,10 @@ def test_load_detects_corruption_and_truncation(data, tmp_path):
         Retriever.load(path)
     # a file from a newer slimkit is refused by version, not misread
     hlen = int.from_bytes(raw[18:26], "little")
-    header = json.loads(raw[26 : 26 + hlen])
+    header = json.loads(raw[58 : 58 + hlen])  # magic (18), length (8), header checksum (32), header
     header["format_version"] = FORMAT_VERSION + 1
     head = json.dumps(header).encode()
-    path.write_bytes(raw[:18] + len(head).to_bytes(8, "little") + head + raw[26 + hlen :])
+    path.write_bytes(raw[:18] + len(head).to_bytes(8, "little") + raw[26:58] + head + raw[58 + hlen :])
     with pytest.raises(ValueError, match="format_version"):
         Retriever.load(path)
     path.write_bytes(raw)
@@ -488,17 +488,22 @@ def test_gpu_routing_with_a_simulated_gpu(fake_gpu, data):
     cpu.add(x[1000:1100])
     np.testing.assert_array_equal(r.search(q, k=5).ids, cpu.search(q, k=5).ids)
     assert fake_gpu.clones == 2
+    r.add(x[1100:2100])
     big = r.search(q[:2], k=2049)  # above the GPU limit: CPU fallback
-    assert fake_gpu.searches == 3 and big.ids.shape == (2, 2049) and (big.ids[:, 1100:] == -1).all()
+    assert fake_gpu.searches == 3 and big.ids.shape == (2, 2049) and (big.ids >= 0).all()
+    r.search(q[:2], k=3000)  # clamped to the 2100 items: still above the GPU limit
+    assert fake_gpu.searches == 3
+    r.search(q[:2], k=2048)
+    assert fake_gpu.searches == 4
 
     h = Retriever(32, index="hnsw")  # HNSW has no GPU version: stays on the CPU
     h.add(x[:200])
     h.search(q, k=3)
-    assert fake_gpu.searches == 3
+    assert fake_gpu.searches == 4
 
     ivf = Retriever(32, index="ivf", nlist=16, train_size=1000)
     ivf.add(x)
     assert ivf.is_trained
     ivf.search(q, k=3)
     ivf.search(q, k=3, nprobe=16)
-    assert fake_gpu.nprobe == [2, 16] and fake_gpu.searches == 5  # default nprobe = nlist // 8
+    assert fake_gpu.nprobe == [2, 16] and fake_gpu.searches == 6  # default nprobe = nlist // 8

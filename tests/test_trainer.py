@@ -83,6 +83,7 @@ def test_loss_falls_and_run_folder_is_complete(tmp_path):
         "teacher.safetensors",
         "training_state.pt",
         "trainer_state.json",
+        "checksums.json",
     }
     state = torch.load(final / "training_state.pt", weights_only=True)
     assert {"optimizer", "scheduler", "torch_rng", "numpy_rng", "python_rng"} <= set(state)
