@@ -159,12 +159,6 @@ def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> No
     Both are written to temporary files first and renamed into place only when both are complete, so a
     failure leaves either the previous pair or nothing, never a ``.npy`` without its sidecar.
     """
-    import tempfile
-
-    import numpy as np
-
-    from slimkit._integrity import apply_umask
-
     info = {
         **meta,
         "shape": list(emb.shape),
@@ -173,6 +167,17 @@ def _write_embeddings(path: Path, emb: Any, ds: Any, meta: dict[str, Any]) -> No
         "labels": _plain(ds.labels),
         "classes": ds.classes,
     }
+    _write_pair(path, emb, info)
+
+
+def _write_pair(path: Path, emb: Any, info: dict[str, Any]) -> None:
+    """Write ``emb`` to ``path`` (.npy) and ``info`` to its ``.json`` sidecar, both or neither."""
+    import tempfile
+
+    import numpy as np
+
+    from slimkit._integrity import apply_umask
+
     text = json.dumps(info, indent=1)  # fails (e.g. a value JSON cannot hold) before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
     temps: list[str] = []
@@ -406,9 +411,7 @@ def _embed_windows(args: argparse.Namespace, encoder: Any, ds: Any, out: Path, m
     }
     if res.fps is not None:
         info["times"] = [[float(a), float(b)] for a, b in zip(res.start_time, res.end_time, strict=True)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, res.embeddings)
-    _sidecar(out).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    _write_pair(out, res.embeddings, info)
     print(
         f"wrote {len(res)} window embeddings ({len(set(res.sequence.tolist()))} recordings, window "
         f"{res.window}, stride {res.stride}) of dimension {res.embeddings.shape[1]} to {out} "
@@ -593,7 +596,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).suffix not in (".json", ".csv"):
         raise ValueError(f"--output: expected a .json or .csv file name, got {args.output}")
     clf = SLiMClassifier.from_pretrained(args.model)
-    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), clf.encoder)
+    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format,
+                                trust_pickle=args.trust_pickle), clf.encoder)
     pred = clf.predict(ds, batch_size=args.batch_size, device=args.device)
     top = pred.top_k(args.top_k)
     rows = [
@@ -944,6 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="data file or folder")
     p.add_argument("--split", help="named split of the data file, e.g. test")
     p.add_argument("--top-k", type=int, default=1, help="also list the next most probable classes")
+    _trust_pickle_option(p)
     p.add_argument("--output", "-o", help="write the predictions (.json or .csv)")
     p.add_argument("--input-format", help="axis order of a .npy array, e.g. NTVC for (N, T, V, C)")
     p.add_argument(

@@ -78,7 +78,7 @@ class SLiMConfig:
     normalize_scale: bool = False
     min_score: float = 0.0
     pooling: str = "time"
-    time_bins: int = 4
+    time_bins: int = 8
     # pretraining
     mask_ratio: float = 0.6
     tube_len: int = 4
@@ -104,20 +104,20 @@ class SLiMConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> SLiMConfig:
         """CPU-friendly: width 64, 2 blocks, 32 frames, part tokens (40 tokens per person for ``ntu25``);
-        embedding width 256 (4 time bins x 64)."""
+        embedding width 512 (8 time bins x 64)."""
         return cls(**{**dict(dim=64, depth=2, heads=2, num_frames=32, t_patch=4), **overrides})
 
     @classmethod
     def small(cls, **overrides: Any) -> SLiMConfig:
         """Width 128, 4 blocks, 64 frames, part tokens (80 tokens per person for ``ntu25``); embedding width
-        512 (4 time bins x 128)."""
+        1,024 (8 time bins x 128)."""
         return cls(**{**dict(dim=128, depth=4, heads=4, num_frames=64, t_patch=4), **overrides})
 
     @classmethod
     def base(cls, **overrides: Any) -> SLiMConfig:
         """MAMP's encoder size (width 256, 8 blocks, 8 heads, MLP 4) on 120 frames in patches of 6, part
-        tokens: 100 tokens per person for ``ntu25`` instead of MAMP's 750; embedding width 1,024 (4 time bins
-        x 256)."""
+        tokens: 100 tokens per person for ``ntu25`` instead of MAMP's 750; embedding width 2,048 (8 time bins
+        x 256; ``time_bins=4`` halves it)."""
         return cls(**{**dict(dim=256, depth=8, heads=8, num_frames=120, t_patch=6), **overrides})
 
     # ---- (de)serialisation ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_pt2_matches_embed_with_dynamic_batch(enc2, tmp_path, rng):
         x = torch.from_numpy(prepare(seqs, enc2.config))
         with torch.no_grad():
             z = program(x).numpy()
-        assert z.shape == (n, 32)
+        assert z.shape == (n, enc2.embed_dim)
         assert np.abs(z - enc2.embed(seqs, device="cpu")).max() < TOL
     assert load_config(path) == enc2.config
 
@@ -89,7 +89,7 @@ def test_onnx_matches_embed(enc2, onnx_path, rng):
     for n in (1, 4):
         seqs = _batch(rng, n)
         z = sess.run(None, {"x": prepare(seqs, enc2.config)})[0]
-        assert z.shape == (n, 32) and np.abs(z - enc2.embed(seqs, device="cpu")).max() < TOL
+        assert z.shape == (n, enc2.embed_dim) and np.abs(z - enc2.embed(seqs, device="cpu")).max() < TOL
     seqs = _batch(rng, 3)
     assert np.abs(OnnxEncoder(path).embed(seqs, batch_size=2) - enc2.embed(seqs, device="cpu")).max() < TOL
 
