@@ -463,6 +463,7 @@ class _BvhItem:
                 f"{f}: its hierarchy ({len(names)} joints) differs from the first file's ({len(self.joints)} "
                 "joints); read files with different skeletons separately"
             )
+        _layout_for("bvh", names, parents)  # registers a hierarchy's own layout in a spawned DataLoader worker
         frames = _select_frames(bvh.frames, _rate(bvh.frame_time), self.target_fps)
         return _bvh_fk(bvh, frames, _bvh_scale(bvh, f, self.unit), self.end_sites)[None]
 
@@ -855,6 +856,7 @@ class _AmcItem:
                 f"{f}: its skeleton {self.asfs[i].name} ({len(names)} bones) differs from the first file's "
                 f"({len(self.joints)}); read files with different skeletons separately"
             )
+        _layout_for("asf", names, parents)  # registers a skeleton's own layout in a spawned DataLoader worker
         amc = _parse_amc(f, skel)
         keep = _select_frames(amc.frames, self.fps[i], self.target_fps)
         amc.values = {k: v[keep] for k, v in amc.values.items()}
