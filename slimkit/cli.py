@@ -103,6 +103,46 @@ def _fit_layout(ds: Any, encoder: Any) -> Any:
     return out
 
 
+# ---- real-data checks (skip unusable sequences, name files, say which flag fixes a mismatch) ------------------
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _screen(ds: Any, path: str, in_channels: int | None, min_score: float = 0.0, name: str = "data") -> tuple[Any, Any]:
+    """Drop sequences with no usable joint, with one warning per file; returns ``(usable subset, mask)``."""
+    from slimkit.checks import SourceFiles, usable_mask
+
+    mask = usable_mask(ds, in_channels=in_channels, min_score=min_score)
+    bad = (~mask).nonzero()[0]
+    if len(bad) == 0:
+        return ds, mask
+    files = SourceFiles(path)
+    for i in bad[:20]:
+        _warn(f"{name}: skipping {files(ds.names[i])}: no usable joint in any frame (every joint missing, "
+              "invisible, NaN or all-zero)")
+    if len(bad) > 20:
+        _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
+    _warn(f"{name}: skipped {len(bad)} of {len(ds)} sequences with no usable joint")
+    return ds.subset(mask), mask
+
+
+_CHANNEL_WORDS = {2: "(x, y)", 3: "(x, y, z) or (x, y, score)"}
+
+
+def _check_channels(ds: Any, mask: Any, config: Any, path: str, fix: str) -> None:
+    """Refuse data whose values per joint the model cannot read, naming the file and the flag that fixes it."""
+    from slimkit.checks import SourceFiles, data_channels
+
+    c = data_channels(ds, mask)
+    accepted = (config.in_channels,) + ((3,) if config.in_channels == 2 else ())
+    if c not in accepted:
+        first = int(mask.argmax()) if mask is not None and mask.any() else 0
+        raise ValueError(
+            f"{SourceFiles(path)(ds.names[first])}: {c} values per joint {_CHANNEL_WORDS.get(c, '')}, but the "
+            f"model reads in_channels={config.in_channels} {_CHANNEL_WORDS[config.in_channels]}; {fix}"
+        )
+
+
 def _plain(values: Any) -> list[Any] | None:
     """A list of JSON-friendly scalars (numpy scalars become Python ones)."""
     if values is None:
@@ -181,20 +221,85 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 
 
 # ---- subcommands -------------------------------------------------------------------------------------------
-def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from slimkit import SLiMConfig, Trainer
+def _say(args: argparse.Namespace, msg: str) -> None:
+    """A setup message on stderr (the first seconds of a command are otherwise silent), unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(msg, file=sys.stderr, flush=True)
 
-    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
-    eval_data = _load_data(args.data, args.layout, args.eval_split) if args.eval_split else None
+
+def _pretrain_config(args: argparse.Namespace, ds: Any, mask: Any) -> Any:
+    """The config (or encoder path) to pretrain: channels and layout from the data unless flags say otherwise."""
+    import dataclasses
+
+    from slimkit import SLiMConfig
+    from slimkit.checks import data_channels, infer_in_channels
+
     if args.resume_from:
-        config_or_encoder: Any = args.resume_from
-    elif args.config:
-        config_or_encoder = SLiMConfig.from_json_file(args.config)
-    else:
-        overrides: dict[str, Any] = {"layout": args.layout or ds.layout}
+        return args.resume_from
+    inferred = infer_in_channels(data_channels(ds, mask), ds.layout)
+    if args.config:
+        config = SLiMConfig.from_json_file(args.config)
+        changes: dict[str, Any] = {}
         if args.in_channels:
-            overrides["in_channels"] = args.in_channels
-        config_or_encoder = getattr(SLiMConfig, args.preset)(**overrides)
+            changes["in_channels"] = args.in_channels
+        if args.normalize_scale is not None:
+            changes["normalize_scale"] = args.normalize_scale
+        return dataclasses.replace(config, **changes) if changes else config
+    in_channels = args.in_channels or inferred
+    overrides: dict[str, Any] = {"layout": args.layout or ds.layout, "in_channels": in_channels}
+    # 2-D keypoints are pixels (hundreds of units, image-sized): scale them to unit RMS unless told otherwise
+    overrides["normalize_scale"] = in_channels == 2 if args.normalize_scale is None else args.normalize_scale
+    return getattr(SLiMConfig, args.preset)(**overrides)
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    import torch
+
+    from slimkit import SLiMConfig, SLiMEncoder, Trainer
+
+    _say(args, f"reading {args.data} ...")
+    ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
+    total = len(ds)
+    ds, mask = _screen(ds, args.data, None, name="data")
+    config_or_encoder = _pretrain_config(args, ds, mask)
+    if isinstance(config_or_encoder, SLiMConfig):
+        config = config_or_encoder
+        fix = (
+            "pass --in-channels matching the data (or leave it out: it is read from the data)"
+            if not args.config
+            else "pass --in-channels matching the data, or use a --config with that in_channels"
+        )
+    else:
+        _say(args, f"loading {config_or_encoder} ...")
+        config_or_encoder = SLiMEncoder.from_pretrained(config_or_encoder)
+        config = config_or_encoder.config
+        fix = "this model cannot read these data: pretrain a new one without --resume-from"
+    if config.layout != ds.layout:
+        try:
+            ds = ds.to_layout(config.layout)
+        except ValueError as e:
+            raise ValueError(
+                f"data {args.data} are in layout {ds.layout!r} but the model's is {config.layout!r} ({e}); "
+                "pass --layout to name the data's layout, or a --config / --resume-from model in it"
+            ) from None
+        _say(args, f"converting joints from layout {ds.layout!r} to the model's {config.layout!r}")
+    _check_channels(ds, mask, config, args.data, fix)
+    eval_data = None
+    if args.eval_split:
+        eval_data = _load_data(args.data, args.layout, args.eval_split, name="--eval-split")
+        eval_data, _ = _screen(eval_data, args.data, config.in_channels, config.min_score, "--eval-split")
+        if eval_data.layout != config.layout:
+            eval_data = eval_data.to_layout(config.layout)
+    # screen again with the model's channel reading (a 2-D model drops (x, y, score) joints at min_score)
+    ds, _ = _screen(ds, args.data, config.in_channels, config.min_score, name="data")
+    skipped = total - len(ds)
+    _say(
+        args,
+        f"{len(ds)} sequences, layout {config.layout}, in_channels {config.in_channels}, "
+        f"{config.num_frames} frames, normalize_scale {config.normalize_scale}"
+        + (f" ({skipped} skipped)" if skipped else "")
+        + "; building the model and the data loader ...",
+    )
     options = dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -216,17 +321,92 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         **{k: v for k, v in options.items() if v is not None},
     )
-    record = trainer.fit()
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    _say(args, f"training on {device}; metrics go to {Path(args.output_dir) / 'metrics.jsonl'}")
+    record = _fit_with_monitor(trainer, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
         out = Path(args.output_dir) / "encoder"
         trainer.encoder.save_pretrained(out)
         loss = record.get("loss") if isinstance(record, dict) else None
+        knn = record.get("knn_top1") if isinstance(record, dict) else None
         print(
             f"done: step {trainer.global_step}"
             + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+            + (f", kNN monitor top-1 {100 * knn:.2f} %" if isinstance(knn, float) else "")
+            + (f", {skipped} sequences skipped" if skipped else "")
             + f"; saved the encoder to {out} (SLiMEncoder.from_pretrained({str(out)!r}))"
         )
     return 0
+
+
+def _fit_with_monitor(trainer: Any, quiet: bool = False) -> Any:
+    """``trainer.fit()``, printing each kNN monitor result to the terminal as well as to metrics.jsonl."""
+    from tqdm import tqdm
+
+    if trainer.eval_source is None or int(os.environ.get("RANK", "0")) != 0:
+        return trainer.fit()
+    evaluate = trainer.evaluate
+
+    def evaluate_and_print(*a: Any, **kw: Any) -> dict[str, float]:
+        res = evaluate(*a, **kw)
+        if "knn_top1" in res:
+            tqdm.write(
+                f"step {trainer.global_step}: kNN monitor (leave-one-out 1-NN, eval split) top-1 "
+                f"{100 * res['knn_top1']:.2f} %",
+                file=sys.stderr,
+            )
+        return res
+
+    trainer.evaluate = evaluate_and_print
+    try:
+        return trainer.fit()
+    finally:
+        del trainer.evaluate
+
+
+def _prepared_data(args: argparse.Namespace, path: str, encoder: Any, split: str | None, name: str,
+                   input_format: str | None = None) -> tuple[Any, Any]:
+    """Load ``path``, fit it to the encoder's layout and channels; returns ``(dataset, usable mask)``."""
+    ds = _fit_layout(_load_data(path, args.layout, split, name, input_format=input_format), encoder)
+    from slimkit.checks import usable_mask
+
+    mask = usable_mask(ds, in_channels=encoder.config.in_channels, min_score=encoder.config.min_score)
+    _check_channels(
+        ds, mask, encoder.config, path,
+        "use a model trained on such data (see 'slimkit models'), or pretrain one with 'slimkit pretrain'",
+    )
+    return ds, mask
+
+
+def _embed_rows(args: argparse.Namespace, encoder: Any, ds: Any, mask: Any, path: str, name: str,
+                normalize: bool = True) -> Any:
+    """Embed every sequence, keeping the row order: unusable sequences get an all-zero row (see checks)."""
+    import numpy as np
+
+    from slimkit.checks import SourceFiles
+
+    bad = (~mask).nonzero()[0]
+    files = SourceFiles(path)
+    for i in bad[:20]:
+        _warn(f"{name}: {files(ds.names[i])} has no usable joint in any frame: its row is a zero "
+              "placeholder (valid=false in the sidecar)")
+    if len(bad) > 20:
+        _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
+    if not mask.any():
+        raise ValueError(f"{name}: {path}: none of the {len(ds)} sequences has a usable joint")
+    kw = dict(
+        batch_size=args.batch_size,
+        device=args.device,
+        normalize=normalize,
+        show_progress_bar=not args.quiet,
+        precision=getattr(args, "precision", "auto"),
+    )
+    emb = encoder.embed(ds.subset(mask) if len(bad) else ds, **kw)
+    if len(bad):
+        full = np.zeros((len(ds), emb.shape[1]), dtype=emb.dtype)
+        full[mask] = emb
+        emb = full
+    return emb
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -234,16 +414,12 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".npy":
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
+    _say(args, f"loading the model {args.model} ...")
     encoder = _load_model(args.model)
-    ds = _fit_layout(_load_data(args.data, args.layout, args.split, input_format=args.input_format), encoder)
-    emb = encoder.embed(
-        ds,
-        batch_size=args.batch_size,
-        device=args.device,
-        normalize=not args.no_normalize,
-        show_progress_bar=not args.quiet,
-        precision=args.precision,
-    )
+    _say(args, f"reading {args.data} ...")
+    ds, mask = _prepared_data(args, args.data, encoder, args.split, "data", args.input_format)
+    emb = _embed_rows(args, encoder, ds, mask, args.data, "data", normalize=not args.no_normalize)
+    skipped = [ds.names[i] for i in (~mask).nonzero()[0]]
     _write_embeddings(
         out,
         emb,
@@ -253,11 +429,16 @@ def _cmd_embed(args: argparse.Namespace) -> int:
             "data": str(args.data),
             "split": args.split,
             "normalized": not args.no_normalize,
+            "valid": mask.tolist(),
+            "skipped": skipped,
+            "placeholder": "rows with valid=false are all-zero vectors: their sequence has no usable joint",
+            "splits": {k: v.tolist() for k, v in ds.split.items()},
         },
     )
     print(
         f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
         f"(ids and labels in {_sidecar(out)})"
+        + (f"; {len(skipped)} sequences without a usable joint are zero rows, valid=false" if skipped else "")
     )
     return 0
 
@@ -270,6 +451,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     labels = _read_list(args.labels, len(emb), "--labels") or info.get("labels")
     if labels is not None and all(v == -1 for v in labels):
         labels = None  # unlabelled data
+    valid = info.get("valid")
+    if valid is not None and not all(valid):  # zero placeholders of sequences without a usable joint
+        keep = [i for i, v in enumerate(valid) if v]
+        _warn(f"{args.embeddings}: leaving out {len(valid) - len(keep)} placeholder rows (valid=false)")
+        emb = emb[keep]
+        ids = None if ids is None else [ids[i] for i in keep]
+        labels = None if labels is None else [labels[i] for i in keep]
     notes = {k: info[k] for k in ("model", "data", "layout", "classes") if info.get(k) is not None}
     retriever = Retriever(
         dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device, info=notes
@@ -295,110 +483,247 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise ValueError(f"-k: expected a positive number of neighbours, got {args.k}")
     _check_exists(args.index, "index")
     retriever = Retriever.load(args.index)
+    q_labels: list[Any] | None = None
+    q_valid: list[bool] | None = None
     if args.model is None:
         if not args.queries.endswith(".npy"):
             raise ValueError("--queries is not a .npy of embeddings: pass --model to embed skeleton data")
         q, info = _read_embeddings(args.queries, "--queries")
-        q_ids = info.get("ids")
+        q_ids, q_labels, q_valid = info.get("ids"), info.get("labels"), info.get("valid")
     else:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
-        ds = _fit_layout(
-            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
-        )
-        q_ids = ds.names
-        q = encoder.embed(
-            ds,
-            batch_size=args.batch_size,
-            device=args.device,
-            show_progress_bar=not args.quiet,
-            precision=args.precision,
-        )
+        ds, mask = _prepared_data(args, args.queries, encoder, None, "--queries", args.input_format)
+        q_ids, q_labels, q_valid = list(ds.names), _plain(ds.labels), mask.tolist()
+        q = _embed_rows(args, encoder, ds, mask, args.queries, "--queries")
     if q.shape[1] != retriever.dim:
         raise ValueError(
             f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
             f"{retriever.dim} (embed the queries with the index's model)"
         )
-    rows = list(range(len(q))) if args.rows is None else args.rows
+    if args.query_ids is not None:
+        if not q_ids:
+            raise ValueError(f"--ids: {args.queries} has no ids (no .json sidecar beside it); use --rows")
+        pos = {str(v): i for i, v in enumerate(q_ids)}
+        unknown = [v for v in args.query_ids if v not in pos]
+        if unknown:
+            import difflib
+
+            close = sorted({m for u in unknown for m in difflib.get_close_matches(u, list(pos), n=3)})
+            raise ValueError(
+                f"--ids: {unknown} not among the {len(q_ids)} query ids of {args.queries}"
+                + (f"; close: {close}" if close else f"; e.g. {list(pos)[:3]}")
+            )
+        rows = [pos[v] for v in args.query_ids]
+    else:
+        rows = list(range(len(q))) if args.rows is None else args.rows
     bad = [r for r in rows if not -len(q) <= r < len(q)]
     if bad:
-        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries")
-    res = retriever.search(np.ascontiguousarray(q[rows]), k=args.k)
+        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries (rows are 0-based; use --ids "
+                         "to query by id)")
+    if q_valid is not None:
+        skip = [r for r in rows if not q_valid[r]]
+        for r in skip:
+            _warn(f"query {q_ids[r] if q_ids else r}: no usable joint (placeholder row), not searched")
+        rows = [r for r in rows if q_valid[r]]
+    extra = 1 if args.exclude_self else 0
+    res = retriever.search(np.ascontiguousarray(q[rows]), k=min(args.k + extra, max(len(retriever), 1)))
     classes = retriever.info.get("classes")
+
+    def class_name(label: Any) -> str | None:
+        if classes and isinstance(label, int) and 0 <= label < len(classes):
+            return classes[label]
+        return None
+
     out = []
     for i, r in enumerate(rows):
+        qid = _plain([q_ids[r]])[0] if q_ids else r
         hits = []
         for j in range(res.ids.shape[1]):
             if res.ids[i, j] is None or (not isinstance(res.ids[i, j], str) and res.ids[i, j] < 0):
                 continue  # empty slot: fewer items than k
+            hid = _plain([res.ids[i, j]])[0]
+            if args.exclude_self and q_ids and hid == qid:
+                continue
             label = None if res.labels is None else _plain([res.labels[i, j]])[0]
-            hits.append({"id": _plain([res.ids[i, j]])[0], "score": float(res.scores[i, j]), "label": label})
-        out.append({"query": q_ids[r] if q_ids else r, "hits": hits})
+            hits.append({"id": hid, "score": float(res.scores[i, j]), "label": label, "class": class_name(label)})
+        hits = hits[: args.k]
+        item: dict[str, Any] = {"query": qid, "row": r}
+        if q_labels is not None and q_labels[r] != -1:
+            item.update(label=q_labels[r], **{"class": class_name(q_labels[r])})
+        item["hits"] = hits
+        out.append(item)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(out, indent=1), encoding="utf-8")
         print(f"wrote {len(out)} queries x top-{args.k} to {args.output}", file=sys.stderr)
     if not (args.quiet and args.output):
         for item in out:
-            print(f"query {item['query']}:")
+            lab = "" if item.get("label") is None else f"  label {_label_name(item['label'], classes)}"
+            print(f"query {item['query']}:{lab}")
             for rank, h in enumerate(item["hits"], 1):
                 lab = "" if h["label"] is None else f"  label {_label_name(h['label'], classes)}"
                 print(f"  {rank:>2}. {h['id']}  score {h['score']:.4f}{lab}")
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.test is None and not args.test_split:
-        raise ValueError("say which sequences to test on: --test DATA, or --test-split (with --train-split)")
-    from slimkit import knn_accuracy, linear_probe
+_SPLIT_PAIRS = (
+    ("train", "test"),
+    ("train", "val"),
+    ("xsub_train", "xsub_val"),
+    ("xview_train", "xview_val"),
+    ("xset_train", "xset_val"),
+)
 
-    _check_exists(args.train, "train")
+
+def _default_splits(splits: Any, source: str) -> tuple[str, str]:
+    """The data's own train/test split names, when it has exactly one standard pair (first match wins)."""
+    names = set(splits)
+    for tr, te in _SPLIT_PAIRS:
+        if tr in names and te in names:
+            return tr, te
+    raise ValueError(
+        f"{source}: say which sequences to test on: --test DATA, or --train-split and --test-split; "
+        f"the data's splits are {sorted(names) or 'none'}"
+    )
+
+
+def _embedding_set(path: str, split: str | None, name: str) -> tuple[Any, Any, dict[str, Any]]:
+    """Embeddings, labels and sidecar of a ``slimkit embed`` output, optionally one split's rows, valid rows only."""
+    import numpy as np
+
+    emb, info = _read_embeddings(path, name)
+    labels = info.get("labels")
+    if labels is None:
+        raise ValueError(f"{name}: {path} has no labels (no .json sidecar from 'slimkit embed' beside it)")
+    rows = np.arange(len(emb))
+    if split is not None:
+        splits = info.get("splits") or {}
+        if split not in splits:
+            raise ValueError(f"{name}: no split named {split!r} in {_sidecar(Path(path))}; splits: {sorted(splits)}")
+        rows = np.asarray(splits[split], dtype=np.int64)
+    valid = np.asarray(info.get("valid") or [True] * len(emb), dtype=bool)
+    rows = rows[valid[rows]]
+    return emb[rows], np.asarray(labels)[rows], info
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from slimkit import knn_accuracy, linear_probe
+    from slimkit.metrics import classification_report
+
+    from_embeddings = args.train.endswith(".npy") and args.model is None
     if args.test:
         _check_exists(args.test, "--test")
-    encoder = _load_model(args.model)
-    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train"), encoder)
-    test = _fit_layout(_load_data(args.test or args.train, args.layout, args.test_split, "test"), encoder)
-    for name, ds in (("train", train), ("test", test)):
-        if (ds.labels < 0).any():
-            raise ValueError(
-                f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
-                "needs labelled data"
-            )
-    results: dict[str, Any] = {"model": args.model, "train": len(train), "test": len(test)}
-    common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
+    _check_exists(args.train, "train")
+    train_split, test_split = args.train_split, args.test_split
+    encoder = None
+    results: dict[str, Any] = {"model": args.model}
+    if from_embeddings:
+        if args.test is None and not (train_split and test_split):
+            _, info = _read_embeddings(args.train, "train")
+            train_split, test_split = _default_splits(info.get("splits") or {}, args.train)
+            _say(args, f"using the data's own split: {train_split} / {test_split}")
+        x_train, y_train, info = _embedding_set(args.train, train_split, "train")
+        x_test, y_test, _ = _embedding_set(args.test or args.train, test_split, "test")
+        classes = info.get("classes")
+        results.update(model=info.get("model"), embeddings=args.train)
+        views = f"embeddings read from {args.train}" + (f" and {args.test}" if args.test else "")
+    else:
+        if args.model is None:
+            raise ValueError("--model: required to evaluate skeleton data (or pass embeddings .npy from "
+                             "'slimkit embed')")
+        _say(args, f"loading the model {args.model} ...")
+        encoder = _load_model(args.model)
+        _say(args, f"reading {args.train} ...")
+        if args.test is None and not (train_split and test_split):
+            whole = _load_data(args.train, args.layout, None, "train")
+            train_split, test_split = _default_splits(whole.split, args.train)
+            _say(args, f"using the data's own split: {train_split} ({len(whole.split[train_split])}) / "
+                       f"{test_split} ({len(whole.split[test_split])})")
+        train, train_mask = _prepared_data(args, args.train, encoder, train_split, "train")
+        test, test_mask = _prepared_data(args, args.test or args.train, encoder, test_split, "test")
+        train, _ = _screen(train, args.train, encoder.config.in_channels, encoder.config.min_score, "train")
+        test, _ = _screen(test, args.test or args.train, encoder.config.in_channels, encoder.config.min_score,
+                          "test")
+        for name, ds in (("train", train), ("test", test)):
+            if (ds.labels < 0).any():
+                raise ValueError(
+                    f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
+                    "needs labelled data"
+                )
+        from slimkit.evaluation import center_view_embeddings
+
+        _say(args, f"embedding {len(train)} train and {len(test)} test sequences (once, for every k) ...")
+        common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
+        x_train = center_view_embeddings(train, **common)
+        x_test = center_view_embeddings(test, **common)
+        y_train, y_test, classes = train.labels, test.labels, train.classes
+        views = (
+            f"encoder embeddings of the centre view (crop p=0.95 of the valid frames, resampled to "
+            f"{encoder.config.num_frames} frames)"
+        )
+    results.update(train=int(len(x_train)), test=int(len(x_test)),
+                   train_split=train_split, test_split=test_split)
+    reports: dict[str, Any] = {}
     for k in args.k:
-        res = knn_accuracy(train, None, test, None, k=k, **common)
+        res = knn_accuracy(x_train, y_train, x_test, y_test, k=k)
+        res.protocol = res.protocol.replace("precomputed embeddings", views)
+        rep = classification_report(res, classes)
+        reports[f"knn_k{k}"] = rep
         results[f"knn_top1_k{k}"] = float(res.accuracy)
         results[f"knn_k{k}_protocol"] = res.protocol
-        print(f"kNN (k={k}): {res}")
+        print(f"kNN (k={k}): top-1 {100 * rep['top1']:.2f} %, top-5 {100 * rep['top5']:.2f} %, mean class "
+              f"{100 * rep['mean_class_accuracy']:.2f} %  [{res.protocol}]")
     if args.linear_probe:
-        res = linear_probe(
-            train,
-            None,
-            test,
-            None,
-            encoder=encoder,
-            epochs=args.probe_epochs,
-            embed_batch_size=args.batch_size,
-            device=args.device,
-        )
+        if encoder is not None:
+            res = linear_probe(
+                train, None, test, None, encoder=encoder, epochs=args.probe_epochs,
+                embed_batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet,
+            )
+        else:
+            res = linear_probe(
+                x_train, y_train, x_test, y_test, epochs=args.probe_epochs, device=args.device,
+                show_progress_bar=not args.quiet,
+            )
+        rep = classification_report(res, classes)
+        reports["linear_probe"] = rep
         results["linear_probe_top1"] = float(res.accuracy)
         results["linear_probe_protocol"] = res.protocol
-        print(f"linear probe: {res}")
+        print(f"linear probe: top-1 {100 * rep['top1']:.2f} %, top-5 {100 * rep['top5']:.2f} %, mean class "
+              f"{100 * rep['mean_class_accuracy']:.2f} %  [{res.protocol}]")
+    results["reports"] = reports
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=1), encoding="utf-8")
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        os.replace(tmp, out)
+        pngs = []
+        if not args.no_plots:
+            try:
+                from slimkit.viz import plot_confusion_matrix
+            except ImportError as e:  # matplotlib missing: the JSON still has the matrices
+                _warn(f"no confusion-matrix PNG ({e})")
+            else:
+                for name, rep in reports.items():
+                    png = out.with_name(f"{out.stem}.{name}.confusion.png")
+                    plot_confusion_matrix(rep["confusion_matrix"], rep["labels"], png,
+                                          title=f"{name}: top-1 {100 * rep['top1']:.1f} %")
+                    pngs.append(str(png))
+        print(f"wrote {out}" + (f" and {len(pngs)} confusion matrices ({', '.join(pngs)})" if pngs else ""),
+              file=sys.stderr)
     return 0
 
 
 # ---- parser ------------------------------------------------------------------------------------------------
-def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, model: bool = True, model_required: bool = True) -> None:
     if model:
         p.add_argument(
             "--model",
             "-m",
-            required=True,
-            help="model folder or Hub repo id (see slimkit.hub.list_pretrained() for shipped ones)",
+            required=model_required,
+            help="model folder, Hub repo id or shipped name (list them with 'slimkit models')"
+            + ("" if model_required else "; not needed when TRAIN is embeddings (.npy from 'slimkit embed')"),
         )
     p.add_argument(
         "--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)"
@@ -446,7 +771,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config.json to use instead of a preset")
     p.add_argument("--resume-from", help="start from this pretrained encoder (folder or Hub id)")
     p.add_argument(
-        "--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)"
+        "--in-channels",
+        type=int,
+        choices=[2, 3],
+        help="values per joint the model reads: 2 for 2-D keypoints (x, y), also fed (x, y, score); 3 for "
+        "(x, y, z). Default: read from the data (2 for 2-D data or 2-D layouts with scores, else 3)",
+    )
+    p.add_argument(
+        "--normalize-scale",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale each sequence to unit RMS distance from its centre, as pixel coordinates need. "
+        "Default: on for 2-D data (in_channels 2), off for 3-D",
     )
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
     p.add_argument(
@@ -534,13 +870,24 @@ def build_parser() -> argparse.ArgumentParser:
         "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
         epilog="examples:\n"
         "  slimkit search ucla.slimidx --queries ucla.npy --rows 0 1 2 -k 5\n"
+        "  slimkit search ucla.slimidx --queries ucla.npy --ids a01_s01_e00_v01 --exclude-self -o hits.json\n"
         "  slimkit search ucla.slimidx --queries new_clips/ --layout kinect20 -m runs/ucla/encoder\n"
         "  slimkit search gallery.slimidx --queries q.npy -k 10 -o hits.json --quiet\n",
     )
     p.add_argument("index", help="index saved by 'slimkit index'")
     p.add_argument("--queries", required=True, help="query embeddings (.npy) or a data file (with --model)")
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
-    p.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based positions)")
+    which.add_argument(
+        "--ids", dest="query_ids", nargs="+", metavar="ID",
+        help="only the queries with these ids (from the queries' sidecar, e.g. sequence names)",
+    )
+    p.add_argument(
+        "--exclude-self",
+        action="store_true",
+        help="leave a query's own id out of its hits (when the queries are also in the index)",
+    )
     p.add_argument("--output", "-o", help="write the results as JSON")
     p.add_argument("--model", "-m", help="encoder for queries given as data")
     p.add_argument("--layout", help="joint layout of query data when the file does not say")
@@ -568,10 +915,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
         "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
-        "  slimkit evaluate penn/labels --train-split train --test-split test -m runs/penn/encoder -k 1 5\n",
+        "  slimkit evaluate penn/labels -m runs/penn/encoder -k 1 5 -o penn_eval.json\n"
+        "  slimkit embed nw-ucla/all_sqe -m slimkit/slim-nwucla-tiny -o ucla.npy && slimkit evaluate ucla.npy\n"
+        "\nWithout --test or --train-split/--test-split, the data's own split is used (train/test, xsub_train/"
+        "xsub_val, ...).\n",
     )
     p.add_argument(
-        "train", help="labelled training data (the kNN gallery); also the test data with --test-split"
+        "train",
+        help="labelled training data (the kNN gallery), or embeddings .npy written by 'slimkit embed'; also "
+        "the test data when --test is not given",
     )
     p.add_argument("--test", help="labelled test data (default: TRAIN with --test-split)")
     p.add_argument("--train-split", help="named split of TRAIN, e.g. xsub_train")
@@ -585,8 +937,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also train and test a linear probe (MAMP's recipe: costs one encoder pass per epoch)",
     )
     p.add_argument("--probe-epochs", type=int, default=100, help="linear probe epochs")
-    p.add_argument("--output", "-o", help="write the results as JSON")
-    _common(p)
+    p.add_argument(
+        "--output", "-o",
+        help="write the results as JSON (top-1, top-5, mean per-class accuracy, per-class accuracy and the "
+        "confusion matrix of each evaluation), with one confusion-matrix PNG per evaluation beside it",
+    )
+    p.add_argument("--no-plots", action="store_true", help="with --output, write no confusion-matrix PNGs")
+    _common(p, model_required=False)
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

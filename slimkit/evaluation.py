@@ -40,6 +40,7 @@ __all__ = [
     "finetune",
     "semi_supervised",
     "stratified_subset",
+    "center_view_embeddings",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ class EvalResult:
         model: The trained classifier (``None`` for kNN): for :func:`linear_probe`, the BN + Linear head on
             features; for :func:`finetune`, a module mapping prepared skeletons ``(N, M, T, V, C)`` to logits.
         classes: The class labels, in the order of the classifier's outputs.
+        predictions: ``(Q,)`` predicted class of each test item, as an index into ``classes``, where the
+            protocol makes one (kNN, linear probe).
+        targets: ``(Q,)`` true class of each test item, an index into ``classes`` (``-1``: a class the
+            train set lacks).
+        scores: ``(Q, len(classes))`` class scores that rank the classes for top-5: the probe's logits; for
+            kNN, the votes among the ``k`` nearest, ties broken by each class's best cosine similarity.
     """
 
     accuracy: float
@@ -70,6 +77,9 @@ class EvalResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
     classes: np.ndarray | None = field(default=None, repr=False)
+    predictions: np.ndarray | None = field(default=None, repr=False)
+    targets: np.ndarray | None = field(default=None, repr=False)
+    scores: np.ndarray | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return f"top-1 {100 * self.accuracy:.2f} %  [{self.protocol}]"
@@ -250,6 +260,34 @@ def _accuracy(logits: torch.Tensor, y: np.ndarray) -> tuple[float, float]:
     return top1, top5
 
 
+def center_view_embeddings(
+    data: Any,
+    encoder: SLiMEncoder,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    input_format: str = "auto",
+) -> np.ndarray:
+    """The features [`knn_accuracy`][slimkit.evaluation.knn_accuracy] computes with ``encoder=``, once.
+
+    Each sequence is encoded on the evaluation's centre view (crop ``p = 0.95`` of the valid frames,
+    resampled to ``num_frames``); the pooled features are not normalised. Pass them to ``knn_accuracy`` with
+    several ``k`` (or to ``linear_probe``) to embed a set once.
+
+    Args:
+        data: Skeletons in any form ``SLiMEncoder.embed`` accepts.
+        encoder: The frozen encoder.
+        batch_size: Sequences per forward pass.
+        device: Torch device (default: CUDA when available).
+        input_format: Axis order of array input.
+
+    Returns:
+        ``(N, D)`` float32 features.
+    """
+    dev = _device(device)
+    encoder.to(dev)
+    return _center_features(encoder, _Skeletons(data, encoder, input_format, "data"), dev, batch_size).numpy()
+
+
 # ---- kNN ---------------------------------------------------------------------------------------------------
 def knn_accuracy(
     train_emb: Any,
@@ -324,6 +362,9 @@ def knn_accuracy(
         np.add.at(votes, (rows[valid], hits.labels[valid]), 1)
         pred = votes.argmax(1)  # argmax takes the first maximum: the lowest label wins ties
     acc = float(np.mean(pred == y_test))
+    scores = _knn_class_scores(x_train, y_train, x_test, len(classes), hits.labels, pred)
+    from .metrics import mean_class_accuracy, top_k_accuracy
+
     vote = "nearest neighbour's label" if k == 1 else "uniform vote, ties to the lowest label"
     protocol = (
         f"kNN (STARS): k={k}, {vote}; cosine on L2-normalised {views}; exact FAISS search; gallery = "
@@ -332,9 +373,49 @@ def knn_accuracy(
     return EvalResult(
         acc,
         protocol,
-        {"k": k, "num_train": len(x_train), "num_test": len(x_test), "num_classes": len(classes)},
+        {
+            "k": k,
+            "top5": top_k_accuracy(y_test, scores, 5),
+            "mean_class_accuracy": mean_class_accuracy(y_test, pred, len(classes)),
+            "num_train": len(x_train),
+            "num_test": len(x_test),
+            "num_classes": len(classes),
+        },
         classes=classes,
+        predictions=np.asarray(pred, dtype=np.int64),
+        targets=y_test,
+        scores=scores,
     )
+
+
+def _knn_class_scores(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    num_classes: int,
+    hit_labels: np.ndarray,
+    pred: np.ndarray,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """``(Q, C)`` class scores for top-5 of a kNN vote: votes among the k nearest first, then each class's
+    best cosine similarity; the voted class ``pred`` always ranks first (so top-1 is the vote)."""
+    g = F.normalize(torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)), dim=1)
+    yt = torch.from_numpy(y_train.astype(np.int64))
+    out = np.empty((len(x_test), num_classes), dtype=np.float32)
+    for s in range(0, len(x_test), chunk):
+        q = F.normalize(torch.from_numpy(np.ascontiguousarray(x_test[s : s + chunk], dtype=np.float32)), dim=1)
+        sim = q @ g.T
+        best = torch.full((len(q), num_classes), -1.0).scatter_reduce(
+            1, yt.expand(len(q), -1), sim, reduce="amax", include_self=True
+        )
+        out[s : s + chunk] = best.numpy() + 1.0  # in [0, 2]
+    votes = np.zeros_like(out)
+    valid = hit_labels >= 0
+    rows = np.broadcast_to(np.arange(len(x_test))[:, None], hit_labels.shape)
+    np.add.at(votes, (rows[valid], hit_labels[valid]), 1)
+    out += 4.0 * votes  # votes dominate: similarity only orders classes with equal votes
+    out[np.arange(len(x_test)), pred] = out.max(1) + 1.0
+    return out
 
 
 # ---- linear probe ------------------------------------------------------------------------------------------
@@ -356,6 +437,7 @@ def linear_probe(
     seed: int = 0,
     input_format: str = "auto",
     embed_batch_size: int = 64,
+    show_progress_bar: bool | None = None,
 ) -> EvalResult:
     """Linear evaluation exactly as MAMP: a linear classifier on frozen features.
 
@@ -390,6 +472,8 @@ def linear_probe(
         seed: Seed of the classifier's initialisation, the batch order and the augmentations.
         input_format: Axis order of array input (see :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>`).
         embed_batch_size: Sequences per encoder forward pass when encoding test (and unaugmented train) views.
+        show_progress_bar: A tqdm bar over the epochs, with the loss; ``None`` shows it on a terminal when an
+            encoder is given (then each epoch re-encodes the train set and the probe runs for minutes).
 
     Returns:
         An :class:`EvalResult`; ``model`` is the trained BN + Linear head (on ``device``, eval mode).
@@ -441,8 +525,13 @@ def linear_probe(
         # (20x slower than one thread on a loaded 2-core machine, measured).
         torch.set_num_threads(1)
     try:
+        if show_progress_bar is None:
+            disable = None if encoder is not None else True
+        else:
+            disable = not show_progress_bar
         _train_probe(
-            head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev
+            head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev,
+            disable,
         )
     finally:
         torch.set_num_threads(threads)
@@ -452,6 +541,9 @@ def linear_probe(
     with torch.no_grad():
         logits = torch.cat([head(x_test[s : s + 4096].to(dev)).cpu() for s in range(0, len(x_test), 4096)])
     top1, top5 = _accuracy(logits, y_test)
+    pred = logits.argmax(1).numpy()
+    from .metrics import mean_class_accuracy
+
     if encoder is None:
         views = "precomputed features"
     elif augment:
@@ -478,6 +570,7 @@ def linear_probe(
         protocol,
         {
             "top5": top5,
+            "mean_class_accuracy": mean_class_accuracy(y_test, pred, len(classes)),
             "num_train": n_train,
             "num_test": len(x_test),
             "num_classes": len(classes),
@@ -485,6 +578,9 @@ def linear_probe(
         },
         model=head,
         classes=classes,
+        predictions=np.asarray(pred, dtype=np.int64),
+        targets=y_test,
+        scores=logits.numpy(),
     )
 
 
@@ -503,9 +599,13 @@ def _train_probe(
     lr: float,
     g: torch.Generator,
     dev: torch.device,
+    disable: bool | None = True,
 ) -> None:
+    from tqdm.auto import tqdm
+
     step = 0
-    for epoch in range(epochs):
+    bar = tqdm(range(epochs), desc="linear probe", unit="epoch", disable=disable)
+    for epoch in bar:
         head.train()
         loss_sum = 0.0
         for idx in _batches(n_train, batch_size, g):
@@ -522,7 +622,10 @@ def _train_probe(
             opt.step()
             loss_sum += loss.item()
             step += 1
-        log.info("linear_probe epoch %d/%d loss %.4f", epoch + 1, epochs, loss_sum / max(1, total // epochs))
+        mean_loss = loss_sum / max(1, total // epochs)
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        log.info("linear_probe epoch %d/%d loss %.4f", epoch + 1, epochs, mean_loss)
+    bar.close()
 
 
 # ---- fine-tuning -------------------------------------------------------------------------------------------
