@@ -222,8 +222,14 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 
 # ---- subcommands -------------------------------------------------------------------------------------------
 def _say(args: argparse.Namespace, msg: str) -> None:
-    """A setup message on stderr (the first seconds of a command are otherwise silent), unless --quiet."""
-    if not getattr(args, "quiet", False):
+    """A setup message on stderr (the first seconds of a command are otherwise silent), unless --quiet.
+
+    ``pretrain`` always says them (its log is read later); the other commands only on a terminal, so that a
+    script's stderr holds just warnings and errors.
+    """
+    if getattr(args, "quiet", False):
+        return
+    if args.command == "pretrain" or sys.stderr.isatty():
         print(msg, file=sys.stderr, flush=True)
 
 
@@ -715,6 +721,43 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from slimkit.registry import list_pretrained
+
+    models = list_pretrained(args.filter, info=True)
+    if args.json:
+        print(json.dumps([m.to_dict() for m in models], indent=1))
+        return 0
+    if not models:
+        print("no pretrained models" + (f" match {args.filter!r}" if args.filter else "") +
+              " (none ships with this install and none is in the Hub cache)")
+        return 0
+    rows = [("name", "source", "layout", "channels", "frames", "width", "trained on")]
+    for m in models:
+        rows.append((m.name, m.source, m.layout, str(m.in_channels), str(m.num_frames), str(m.dim),
+                     m.training_data or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    if args.verbose:
+        for m in models:
+            if m.results:
+                print(f"\n{m.name}:")
+                for k, v in m.results.items():
+                    print(f"  {k}: {v}")
+    return 0
+
+
+def _cmd_plot_metrics(args: argparse.Namespace) -> int:
+    from slimkit.viz import plot_metrics
+
+    _check_exists(args.run_dir, "run_dir")
+    out = Path(args.output) if args.output else Path(args.run_dir) / "metrics.png"
+    plot_metrics(args.run_dir, out, keys=args.keys)
+    print(f"wrote {out}")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser, model: bool = True, model_required: bool = True) -> None:
     if model:
@@ -945,6 +988,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="with --output, write no confusion-matrix PNGs")
     _common(p, model_required=False)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "models",
+        help="list the pretrained encoders available offline (shipped and cached)",
+        formatter_class=_Formatter,
+        description="List the encoders that 'from_pretrained' and '--model' load without a network: those "
+        "shipped inside the package, then slimkit models in the Hugging Face cache, with the layout, input "
+        "channels, frames, width and training data of each.",
+        epilog="examples:\n"
+        "  slimkit models\n"
+        "  slimkit models ucla -v\n"
+        "  slimkit models 'slimkit/*' --json\n",
+    )
+    p.add_argument("filter", nargs="?", help="wildcard pattern or substring of the name, layout or data")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print each model card's results")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser(
+        "plot-metrics",
+        help="draw a pretraining run's loss and kNN monitor curves to a PNG",
+        formatter_class=_Formatter,
+        description="Read RUN_DIR/metrics.jsonl (written by 'slimkit pretrain') and draw one panel per "
+        "metric: loss, its MFM and GLCL terms, the kNN monitor, the learning rate.",
+        epilog="examples:\n"
+        "  slimkit plot-metrics runs/x\n"
+        "  slimkit plot-metrics runs/x -o loss.png --keys loss knn_top1\n",
+    )
+    p.add_argument("run_dir", help="the run's output folder (or its metrics.jsonl)")
+    p.add_argument("--output", "-o", help="image to write (default: RUN_DIR/metrics.png)")
+    p.add_argument("--keys", nargs="+", help="metrics to draw (default: all but epoch, momentum, samples/s)")
+    p.set_defaults(func=_cmd_plot_metrics)
     return parser
 
 
