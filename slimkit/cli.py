@@ -738,7 +738,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
                      m.training_data or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
     if args.verbose:
         for m in models:
             if m.results:

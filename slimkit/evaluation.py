@@ -1,18 +1,22 @@
 """Evaluation protocols of the skeleton SSL literature, pinned in code and printed with every result.
 
-* :func:`knn_accuracy`: action retrieval as in STARS: test embeddings query a gallery of train embeddings
+* [`knn_accuracy`][slimkit.evaluation.knn_accuracy]: action retrieval as in STARS: test embeddings query a gallery of
+train embeddings
   (cosine, exact FAISS search), top-1 accuracy of the ``k``-nearest-neighbour vote.
-* :func:`linear_probe`: MAMP's linear evaluation: frozen features, ``BatchNorm1d(D, affine=False, eps=1e-6)``
+* [`linear_probe`][slimkit.evaluation.linear_probe]: MAMP's linear evaluation: frozen features, ``BatchNorm1d(D,
+affine=False, eps=1e-6)``
   + ``Linear``, SGD (momentum 0.9, lr 0.1, weight decay 0), batch 256, 100 epochs, per-iteration cosine
   schedule without warm-up; with an encoder, train views are random crops + rotations, the test view a centre
   crop.
-* :func:`finetune`: MAMP's fine-tuning recipe (AdamW, layer-wise lr decay, label smoothing, drop path) with a
+* [`finetune`][slimkit.evaluation.finetune]: MAMP's fine-tuning recipe (AdamW, layer-wise lr decay, label smoothing,
+drop path) with a
   linear head on the pooled embedding.
-* :func:`semi_supervised`: the same on a seeded, class-stratified 1 % / 10 % label subset.
+* [`semi_supervised`][slimkit.evaluation.semi_supervised]: the same on a seeded, class-stratified 1 % / 10 % label
+subset.
 
 Every function takes either precomputed embeddings ``(N, D)`` (``encoder=None``) or, with ``encoder=``, raw
-skeletons in any form :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts, and returns an
-:class:`EvalResult` whose ``str()`` prints the accuracy beside the protocol that produced it.
+skeletons in any form [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts, and returns an
+[`EvalResult`][slimkit.evaluation.EvalResult] whose ``str()`` prints the accuracy beside the protocol that produced it.
 Accuracies are fractions in ``[0, 1]``, measured once at the end of training (no selection of the best
 epoch on the test set).
 """
@@ -61,8 +65,10 @@ class EvalResult:
         accuracy: Top-1 accuracy, a fraction in ``[0, 1]``.
         protocol: Human-readable description of the protocol (split sizes, views, recipe, seed).
         metrics: Further figures (``top5`` where defined, ``num_train``, ``num_test``, ``num_classes``...).
-        model: The trained classifier (``None`` for kNN): for :func:`linear_probe`, the BN + Linear head on
-            features; for :func:`finetune`, a module mapping prepared skeletons ``(N, M, T, V, C)`` to logits.
+        model: The trained classifier (``None`` for kNN): for [`linear_probe`][slimkit.evaluation.linear_probe], the
+            BN + Linear head on
+            features; for [`finetune`][slimkit.evaluation.finetune], a module mapping prepared skeletons ``(N, M, T,
+            V, C)`` to logits.
         classes: The class labels, in the order of the classifier's outputs.
         predictions: ``(Q,)`` predicted class of each test item, as an index into ``classes``, where the
             protocol makes one (kNN, linear probe).
@@ -305,12 +311,13 @@ def knn_accuracy(
     """kNN action-retrieval accuracy (STARS' protocol): test items query a gallery of train items.
 
     Embeddings are L2-normalised and compared by cosine similarity through an exact FAISS search
-    (:class:`~slimkit.Retriever`, ``index="flat"``). ``k = 1`` takes the nearest neighbour's label; ``k > 1``
+    ([`Retriever`][slimkit.retrieval.Retriever], ``index="flat"``). ``k = 1`` takes the nearest neighbour's label; ``k
+    > 1``
     takes a uniform vote of the ``k`` nearest, ties going to the lowest label (in sorted order).
 
     Args:
         train_emb: ``(N, D)`` gallery embeddings, or with ``encoder`` the train skeletons (anything
-            :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+            [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels`` (a ``SkeletonDataset``).
         test_emb: ``(Q, D)`` query embeddings, or skeletons with ``encoder``.
         test_labels: ``Q`` labels; ``None`` reads ``test_emb.labels``.
@@ -319,11 +326,11 @@ def knn_accuracy(
             of the valid frames, resampled to ``num_frames``).
         batch_size: Sequences per encoder forward pass.
         device: Torch device for the encoder (default: CUDA when available).
-        input_format: Axis order of array input (see :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>`).
-        num_threads: FAISS threads (see :class:`~slimkit.Retriever`).
+        input_format: Axis order of array input (see [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed]).
+        num_threads: FAISS threads (see [`Retriever`][slimkit.retrieval.Retriever]).
 
     Returns:
-        An :class:`EvalResult` with the top-1 accuracy of the vote.
+        An [`EvalResult`][slimkit.evaluation.EvalResult] with the top-1 accuracy of the vote.
     """
     from .retrieval import Retriever
 
@@ -456,7 +463,7 @@ def linear_probe(
 
     Args:
         train_emb: ``(N, D)`` train features, or with ``encoder`` the train skeletons (anything
-            :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+            [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels``.
         test_emb: ``(Q, D)`` test features, or skeletons with ``encoder``.
         test_labels: ``Q`` labels; ``None`` reads ``test_emb.labels``.
@@ -470,13 +477,14 @@ def linear_probe(
         augment: With ``encoder``, use MAMP's random train views (``False``: the centre view, encoded once).
         device: Torch device (default: CUDA when available).
         seed: Seed of the classifier's initialisation, the batch order and the augmentations.
-        input_format: Axis order of array input (see :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>`).
+        input_format: Axis order of array input (see [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed]).
         embed_batch_size: Sequences per encoder forward pass when encoding test (and unaugmented train) views.
         show_progress_bar: A tqdm bar over the epochs, with the loss; ``None`` shows it on a terminal when an
             encoder is given (then each epoch re-encodes the train set and the probe runs for minutes).
 
     Returns:
-        An :class:`EvalResult`; ``model`` is the trained BN + Linear head (on ``device``, eval mode).
+        An [`EvalResult`][slimkit.evaluation.EvalResult]; ``model`` is the trained BN + Linear head (on ``device``,
+        eval mode).
     """
     epochs = _check_pos_int(epochs, "epochs")
     batch_size = _check_pos_int(batch_size, "batch_size", 2)
@@ -702,7 +710,7 @@ def finetune(
     The caller's encoder is not modified: the result's ``model`` holds the fine-tuned copy.
 
     Args:
-        train_emb: Train skeletons (anything :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+        train_emb: Train skeletons (anything [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
             The name matches the other protocols; fine-tuning needs raw skeletons, not embeddings.
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels``.
         test_emb: Test skeletons.
@@ -725,7 +733,8 @@ def finetune(
         embed_batch_size: Sequences per forward pass when evaluating.
 
     Returns:
-        An :class:`EvalResult`; ``model`` maps prepared skeletons ``(N, M, T, V, C)`` to logits.
+        An [`EvalResult`][slimkit.evaluation.EvalResult]; ``model`` maps prepared skeletons ``(N, M, T, V, C)`` to
+        logits.
 
     Raises:
         ValueError: ``encoder`` is missing (fine-tuning changes the encoder, so embeddings are not enough).
@@ -875,8 +884,9 @@ def semi_supervised(
 
     The subset keeps ``max(1, round(fraction * n_c))`` samples of every class ``c`` (MAMP draws 1 % / 10 %
     uniformly at random; stratifying guarantees every class is seen). With ``encoder``, the encoder is
-    fine-tuned on the subset (:func:`finetune`, MAMP's semi-supervised recipe); with precomputed embeddings, a
-    linear probe is trained on the subset's frozen features (:func:`linear_probe`).
+    fine-tuned on the subset ([`finetune`][slimkit.evaluation.finetune], MAMP's semi-supervised recipe); with
+    precomputed embeddings, a
+    linear probe is trained on the subset's frozen features ([`linear_probe`][slimkit.evaluation.linear_probe]).
 
     Args:
         train_emb: ``(N, D)`` train embeddings, or skeletons with ``encoder``.
@@ -887,11 +897,12 @@ def semi_supervised(
         encoder: Fine-tune this encoder on the subset instead of probing embeddings.
         seed: Seed of the subset and of training.
         input_format: Axis order of array input.
-        **kwargs: Passed to :func:`finetune` (with ``encoder``) or :func:`linear_probe` (``epochs``,
+        **kwargs: Passed to [`finetune`][slimkit.evaluation.finetune] (with ``encoder``) or
+            [`linear_probe`][slimkit.evaluation.linear_probe] (``epochs``,
             ``batch_size``...).
 
     Returns:
-        An :class:`EvalResult` whose protocol names the fraction and the subset size.
+        An [`EvalResult`][slimkit.evaluation.EvalResult] whose protocol names the fraction and the subset size.
     """
     n = len(train_emb)
     labels = _labels(train_labels, train_emb, "train_labels", n)

@@ -81,7 +81,7 @@ class SLiMEncoder(
     """SLiM skeleton encoder with ``embed()`` and Hugging Face Hub save/load.
 
     Args:
-        config: A :class:`~slimkit.SLiMConfig` (or a dict of its fields). Defaults to ``SLiMConfig()``.
+        config: A [`SLiMConfig`][slimkit.config.SLiMConfig] (or a dict of its fields). Defaults to ``SLiMConfig()``.
 
     Example:
         ```python
