@@ -10,8 +10,10 @@ command."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,7 +70,26 @@ def _load_data(
         if not str(path).endswith(".npy"):
             raise ValueError(f"--input-format applies to .npy arrays only, not {path}")
         extra["input_format"] = input_format
-    ds = data.load(path, layout=layout, **extra)
+    try:
+        ds = data.load(path, layout=layout, **extra)
+    except ValueError as e:
+        msg = str(e)
+        if layout and "to_layout" in msg:  # a format with a fixed layout: read it as it is, then convert
+            native = data.load(path, **extra)
+            try:
+                ds = native.to_layout(layout)
+            except ValueError as e2:
+                raise ValueError(f"--layout: {path} is in layout {native.layout!r}, and {e2}") from None
+            print(f"{name}: converting joints from the file's layout {native.layout!r} to --layout {layout!r}",
+                  file=sys.stderr)
+        elif "layout" in msg and "--layout" not in msg:  # say which flag fixes it
+            hint = "--layout names the data's joint layout" + (
+                "; --input-format NTVC reads a 4-D .npy as a batch of one-person sequences"
+                if str(path).endswith(".npy") and not input_format else ""
+            )
+            raise ValueError(f"{msg.rstrip('.')} ({hint})") from None
+        else:
+            raise
     if split:
         if split not in ds.split:
             known = sorted(ds.split) or "none (this data has no named splits)"
@@ -97,7 +118,8 @@ def _fit_layout(ds: Any, encoder: Any) -> Any:
         out = ds.to_layout(target)
     except ValueError as e:
         raise ValueError(
-            f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e}"
+            f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e} (pass --layout if the "
+            "data's layout was guessed wrong, or use a model for this layout: see 'slimkit models')"
         ) from None
     print(f"converting joints from layout {ds.layout!r} to the model's {target!r}", file=sys.stderr)
     return out
@@ -124,6 +146,22 @@ def _screen(ds: Any, path: str, in_channels: int | None, min_score: float = 0.0,
         _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
     _warn(f"{name}: skipped {len(bad)} of {len(ds)} sequences with no usable joint")
     return ds.subset(mask), mask
+
+
+@contextlib.contextmanager
+def _naming_files(ds: Any, path: str) -> Any:
+    """Rewrite an error about item ``name[i]`` of ``ds`` (``train_data[828]: ...``) to name its file instead."""
+    try:
+        yield
+    except ValueError as e:
+        # also inside a DataLoader worker's wrapped message ("Caught ValueError in DataLoader worker ...")
+        found = re.findall(r"(?:^|\n|ValueError: )[\w.]+\[(\d+)\]: ([^\n]*)", str(e))
+        if not found or int(found[-1][0]) >= len(ds):
+            raise
+        from slimkit.checks import SourceFiles
+
+        i, why = found[-1]
+        raise ValueError(f"{SourceFiles(path)(ds.names[int(i)])}: {why}") from None
 
 
 _CHANNEL_WORDS = {2: "(x, y)", 3: "(x, y, z) or (x, y, score)"}
@@ -329,7 +367,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     )
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     _say(args, f"training on {device}; metrics go to {Path(args.output_dir) / 'metrics.jsonl'}")
-    record = _fit_with_monitor(trainer, quiet=args.quiet)
+    with _naming_files(ds, args.data):
+        record = _fit_with_monitor(trainer, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
         out = Path(args.output_dir) / "encoder"
         trainer.encoder.save_pretrained(out)
@@ -407,7 +446,9 @@ def _embed_rows(args: argparse.Namespace, encoder: Any, ds: Any, mask: Any, path
         show_progress_bar=not args.quiet,
         precision=getattr(args, "precision", "auto"),
     )
-    emb = encoder.embed(ds.subset(mask) if len(bad) else ds, **kw)
+    sub = ds.subset(mask) if len(bad) else ds
+    with _naming_files(sub, path):
+        emb = encoder.embed(sub, **kw)
     if len(bad):
         full = np.zeros((len(ds), emb.shape[1]), dtype=emb.dtype)
         full[mask] = emb
@@ -661,8 +702,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         _say(args, f"embedding {len(train)} train and {len(test)} test sequences (once, for every k) ...")
         common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
-        x_train = center_view_embeddings(train, **common)
-        x_test = center_view_embeddings(test, **common)
+        with _naming_files(train, args.train):
+            x_train = center_view_embeddings(train, **common)
+        with _naming_files(test, args.test or args.train):
+            x_test = center_view_embeddings(test, **common)
         y_train, y_test, classes = train.labels, test.labels, train.classes
         views = (
             f"encoder embeddings of the centre view (crop p=0.95 of the valid frames, resampled to "

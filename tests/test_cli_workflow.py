@@ -86,6 +86,23 @@ def test_embed_keeps_rows_with_zero_placeholder_and_valid_mask(clips, tmp_path, 
     assert len(r) == 9
 
 
+def test_errors_inside_a_run_name_the_file_not_an_index(clips, tmp_path, capsys):
+    d = tmp_path / "clips"
+    shutil.copytree(clips / "clips", d)
+    a = np.load(d / "clip06.npy")
+    a[2, 4] = 1e9  # a corrupt coordinate, far beyond any unit: refused by preprocessing
+    np.save(d / "clip06.npy", a)
+    for argv in (
+        ["embed", d, "--layout", "kinect20", "-m", clips / "model", "-o", tmp_path / "e.npy", "-q"],
+        ["pretrain", d, "--layout", "kinect20", "--preset", "tiny", "-o", tmp_path / "r", "--batch-size", 9,
+         "--max-steps", 1, "--device", "cpu", "-q"],
+    ):
+        rc, _, err = run(capsys, *argv)
+        assert rc == 1, err
+        line = err.strip().splitlines()[-1]
+        assert f"error: {d / 'clip06.npy'}: coordinates up to" in line and "[" not in line.split("error:")[1][:40]
+
+
 @pytest.fixture(scope="module")
 def coco_pixels(tmp_path_factory):
     """2-D coco17 pixel keypoints: a folder of (T, 17, 2) clips, with (x, y, score) twins."""
@@ -420,3 +437,12 @@ def test_nwucla_search_by_id_with_shipped_model(shared_data, tmp_path, capsys):
     (res,) = json.loads((tmp_path / "h.json").read_text())
     assert res["query"] == q and res["class"] and q not in [h["id"] for h in res["hits"]]
     assert all(h["class"] for h in res["hits"])
+
+
+def test_penn_action_pretrains_as_coco17_when_asked(penn_subset, tmp_path, capsys):
+    rc, _, err = run(capsys, "pretrain", penn_subset, "--split", "train", "--layout", "coco17", "--preset", "tiny",
+                     "-o", tmp_path / "r", "--batch-size", 4, "--max-steps", 1, "--device", "cpu", "-q")
+    assert rc == 0, err
+    assert "converting joints from the file's layout 'penn13' to --layout 'coco17'" in err
+    cfg = SLiMEncoder.from_pretrained(tmp_path / "r" / "encoder").config
+    assert (cfg.layout, cfg.in_channels) == ("coco17", 2)
