@@ -30,6 +30,8 @@ examples:
   slimkit search ucla.slimidx --queries ucla.npy --rows 0 5 9 -k 5
   slimkit evaluate data/ntu60_xsub.pkl --model runs/x/encoder --train-split xsub_train --test-split xsub_val
   slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
+  slimkit plot-metrics runs/x
+  slimkit models
 
 Data files are read by slimkit.data.load: NTU .skeleton folders, CTR-GCN .npz, pyskl .pkl,
 NW-UCLA .json folders, Penn Action .mat folders, .npy batches (N, M, T, V, C) and folders of .npy
@@ -824,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slimkit",
         description="Skeleton action embeddings (SLiM): pretrain an encoder, embed sequences, build and "
-        "search a retrieval index, evaluate with kNN and a linear probe.",
+        "search a retrieval index, evaluate with kNN and a linear probe, list the pretrained models.",
         epilog=_MAIN_EPILOG,
         formatter_class=_Formatter,
     )
