@@ -674,6 +674,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             _say(args, f"using the data's own split: {train_split} / {test_split}")
         x_train, y_train, info = _embedding_set(args.train, train_split, "train")
         x_test, y_test, _ = _embedding_set(args.test or args.train, test_split, "test")
+        results["skipped"] = info.get("skipped") or []
         classes = info.get("classes")
         results.update(model=info.get("model"), embeddings=args.train)
         views = f"embeddings read from {args.train}" + (f" and {args.test}" if args.test else "")
@@ -691,9 +692,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                        f"{test_split} ({len(whole.split[test_split])})")
         train, train_mask = _prepared_data(args, args.train, encoder, train_split, "train")
         test, test_mask = _prepared_data(args, args.test or args.train, encoder, test_split, "test")
-        train, _ = _screen(train, args.train, encoder.config.in_channels, encoder.config.min_score, "train")
-        test, _ = _screen(test, args.test or args.train, encoder.config.in_channels, encoder.config.min_score,
-                          "test")
+        train_all, test_all = train, test
+        train, train_ok = _screen(train, args.train, encoder.config.in_channels, encoder.config.min_score,
+                                  "train")
+        test, test_ok = _screen(test, args.test or args.train, encoder.config.in_channels,
+                                encoder.config.min_score, "test")
+        results["skipped"] = {
+            "train": [train_all.names[i] for i in (~train_ok).nonzero()[0]],
+            "test": [test_all.names[i] for i in (~test_ok).nonzero()[0]],
+        }
         for name, ds in (("train", train), ("test", test)):
             if (ds.labels < 0).any():
                 raise ValueError(

@@ -259,6 +259,7 @@ def test_evaluate_uses_own_split_embeds_once_and_reports(clips, tmp_path, capsys
     assert calls == [11, 6]  # train (12, one unusable skipped) and test, once for both k
     res = json.loads(out.read_text())
     assert (res["train_split"], res["test_split"]) == ("train", "test")
+    assert res["skipped"] == {"train": ["s04"], "test": []}
     for key in ("knn_k1", "knn_k3"):
         rep = res["reports"][key]
         assert 0 <= rep["top1"] <= rep["top5"] <= 1 and 0 <= rep["mean_class_accuracy"] <= 1
