@@ -306,8 +306,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     _say(args, f"reading {args.data} ...")
     ds = _load_data(args.data, args.layout, args.split, input_format=args.input_format)
     total = len(ds)
-    ds, mask = _screen(ds, args.data, None, name="data")
-    config_or_encoder = _pretrain_config(args, ds, mask)
+    ds, _ = _screen(ds, args.data, None, name="data")  # from here on, every item of ds has a usable joint
+    config_or_encoder = _pretrain_config(args, ds, None)
     if isinstance(config_or_encoder, SLiMConfig):
         config = config_or_encoder
         fix = (
@@ -329,7 +329,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
                 "pass --layout to name the data's layout, or a --config / --resume-from model in it"
             ) from None
         _say(args, f"converting joints from layout {ds.layout!r} to the model's {config.layout!r}")
-    _check_channels(ds, mask, config, args.data, fix)
+    _check_channels(ds, None, config, args.data, fix)
     eval_data = None
     if args.eval_split:
         eval_data = _load_data(args.data, args.layout, args.eval_split, name="--eval-split")
