@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TWO_D_LAYOUTS", "usable_mask", "data_channels", "infer_in_channels", "SourceFiles"]
+__all__ = ["TWO_D_LAYOUTS", "usable_mask", "Screened", "data_channels", "infer_in_channels", "SourceFiles"]
 
 TWO_D_LAYOUTS = frozenset({"coco17", "openpose18", "penn13", "hand21"})
 """Layouts of image keypoints: their 3-channel data are ``(x, y, score)``, not ``(x, y, z)``."""
@@ -138,3 +138,41 @@ class SourceFiles:
             if f is not None:
                 return str(f)
         return f"{self.path}: sequence {name!r}"
+
+
+class Screened(Sequence):
+    """A read-once view of ``sequences`` that stands in for unusable ones, so one pass embeds everything.
+
+    Item ``i`` is the sequence itself when it has a usable joint (see
+    [`usable_mask`][slimkit.checks.usable_mask]), else a one-frame stand-in whose joints are all valid, so
+    that preprocessing accepts it; the embedding computed for a stand-in is meaningless and must be replaced
+    (``slimkit embed`` writes zeros). ``usable`` records what was found as items are read: reading the
+    sequences once (as ``SLiMEncoder.embed`` does) both embeds them and screens them, with no second pass
+    over slow, lazily read formats.
+
+    Args:
+        sequences: A dataset of ``(sequence, label)`` items or a list of sequences.
+        in_channels: The model's input channels (see [`usable_mask`][slimkit.checks.usable_mask]).
+        min_score: Score threshold for ``(x, y, score)`` data read with ``in_channels=2``.
+
+    Attributes:
+        usable: ``(N,)`` bool, ``True`` for usable sequences (and for items not read yet).
+    """
+
+    def __init__(self, sequences: Sequence[Any], in_channels: int | None = None, min_score: float = 0.0) -> None:
+        self.sequences, self.in_channels, self.min_score = sequences, in_channels, min_score
+        self.usable = np.ones(len(sequences), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        a = _sequence(self.sequences[i])
+        if usable_mask([a], self.in_channels, self.min_score)[0]:
+            self.usable[i] = True
+            return a
+        self.usable[i] = False
+        stand_in = np.ones((1, 1) + a.shape[-2:], dtype=np.float32)
+        if self.in_channels == 2 and a.shape[-1] == 3:
+            stand_in[..., 2] = self.min_score + 1.0
+        return stand_in

@@ -56,6 +56,16 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------
+def _split_of(ds: Any, split: str | None, path: str, name: str) -> Any:
+    """The sequences of a named split (all of them without one), with an error listing the splits."""
+    if not split:
+        return ds
+    if split not in ds.split:
+        known = sorted(ds.split) or "none (this data has no named splits)"
+        raise ValueError(f"{name}: no split named {split!r} in {path}; splits: {known}")
+    return ds.subset(split)
+
+
 def _load_data(
     path: str,
     layout: str | None,
@@ -412,50 +422,64 @@ def _fit_with_monitor(trainer: Any, quiet: bool = False) -> Any:
 
 
 def _prepared_data(args: argparse.Namespace, path: str, encoder: Any, split: str | None, name: str,
-                   input_format: str | None = None) -> tuple[Any, Any]:
-    """Load ``path``, fit it to the encoder's layout and channels; returns ``(dataset, usable mask)``."""
+                   input_format: str | None = None) -> Any:
+    """Load ``path`` and fit it to the encoder's layout; refuse data of other channels, naming the file."""
     ds = _fit_layout(_load_data(path, args.layout, split, name, input_format=input_format), encoder)
-    from slimkit.checks import usable_mask
-
-    mask = usable_mask(ds, in_channels=encoder.config.in_channels, min_score=encoder.config.min_score)
     _check_channels(
-        ds, mask, encoder.config, path,
+        ds, None, encoder.config, path,
         "use a model trained on such data (see 'slimkit models'), or pretrain one with 'slimkit pretrain'",
     )
-    return ds, mask
+    return ds
 
 
-def _embed_rows(args: argparse.Namespace, encoder: Any, ds: Any, mask: Any, path: str, name: str,
-                normalize: bool = True) -> Any:
-    """Embed every sequence, keeping the row order: unusable sequences get an all-zero row (see checks)."""
-    import numpy as np
-
+def _warn_unusable(ds: Any, mask: Any, path: str, name: str, what: str) -> None:
     from slimkit.checks import SourceFiles
 
     bad = (~mask).nonzero()[0]
     files = SourceFiles(path)
     for i in bad[:20]:
-        _warn(f"{name}: {files(ds.names[i])} has no usable joint in any frame: its row is a zero "
-              "placeholder (valid=false in the sidecar)")
+        _warn(f"{name}: {files(ds.names[i])} has no usable joint in any frame: {what}")
     if len(bad) > 20:
         _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
+    if len(bad):
+        _warn(f"{name}: {len(bad)} of {len(ds)} sequences have no usable joint")
     if not mask.any():
         raise ValueError(f"{name}: {path}: none of the {len(ds)} sequences has a usable joint")
-    kw = dict(
-        batch_size=args.batch_size,
-        device=args.device,
-        normalize=normalize,
-        show_progress_bar=not args.quiet,
-        precision=getattr(args, "precision", "auto"),
-    )
-    sub = ds.subset(mask) if len(bad) else ds
-    with _naming_files(sub, path):
-        emb = encoder.embed(sub, **kw)
-    if len(bad):
-        full = np.zeros((len(ds), emb.shape[1]), dtype=emb.dtype)
-        full[mask] = emb
-        emb = full
-    return emb
+
+
+def _embed_rows(args: argparse.Namespace, encoder: Any, ds: Any, path: str, name: str,
+                normalize: bool = True) -> tuple[Any, Any]:
+    """Embed every sequence in one pass, keeping the row order: a sequence without a usable joint gets an
+    all-zero row (see slimkit.checks). Returns ``(embeddings, usable mask)``."""
+    from slimkit.checks import Screened
+
+    screened = Screened(ds, encoder.config.in_channels, encoder.config.min_score)
+    with _naming_files(ds, path):
+        emb = encoder.embed(
+            screened,
+            batch_size=args.batch_size,
+            device=args.device,
+            normalize=normalize,
+            show_progress_bar=not args.quiet,
+            precision=getattr(args, "precision", "auto"),
+        )
+    mask = screened.usable
+    _warn_unusable(ds, mask, path, name, "its row is a zero placeholder (valid=false in the sidecar)")
+    emb[~mask] = 0.0
+    return emb, mask
+
+
+def _center_rows(args: argparse.Namespace, encoder: Any, ds: Any, path: str, name: str) -> tuple[Any, Any]:
+    """The kNN protocol's centre-view features of the usable sequences, in one pass; ``(features, usable)``."""
+    from slimkit.checks import Screened
+    from slimkit.evaluation import center_view_embeddings
+
+    screened = Screened(ds, encoder.config.in_channels, encoder.config.min_score)
+    with _naming_files(ds, path):
+        x = center_view_embeddings(screened, encoder, batch_size=args.batch_size, device=args.device)
+    mask = screened.usable
+    _warn_unusable(ds, mask, path, name, "skipped")
+    return x[mask], mask
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -466,8 +490,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     _say(args, f"loading the model {args.model} ...")
     encoder = _load_model(args.model)
     _say(args, f"reading {args.data} ...")
-    ds, mask = _prepared_data(args, args.data, encoder, args.split, "data", args.input_format)
-    emb = _embed_rows(args, encoder, ds, mask, args.data, "data", normalize=not args.no_normalize)
+    ds = _prepared_data(args, args.data, encoder, args.split, "data", args.input_format)
+    emb, mask = _embed_rows(args, encoder, ds, args.data, "data", normalize=not args.no_normalize)
     skipped = [ds.names[i] for i in (~mask).nonzero()[0]]
     _write_embeddings(
         out,
@@ -542,9 +566,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     else:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
-        ds, mask = _prepared_data(args, args.queries, encoder, None, "--queries", args.input_format)
+        ds = _prepared_data(args, args.queries, encoder, None, "--queries", args.input_format)
+        q, mask = _embed_rows(args, encoder, ds, args.queries, "--queries")
         q_ids, q_labels, q_valid = list(ds.names), _plain(ds.labels), mask.tolist()
-        q = _embed_rows(args, encoder, ds, mask, args.queries, "--queries")
     if q.shape[1] != retriever.dim:
         raise ValueError(
             f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
@@ -685,36 +709,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         _say(args, f"loading the model {args.model} ...")
         encoder = _load_model(args.model)
         _say(args, f"reading {args.train} ...")
+        base = _prepared_data(args, args.train, encoder, None, "train")
         if args.test is None and not (train_split and test_split):
-            whole = _load_data(args.train, args.layout, None, "train")
-            train_split, test_split = _default_splits(whole.split, args.train)
-            _say(args, f"using the data's own split: {train_split} ({len(whole.split[train_split])}) / "
-                       f"{test_split} ({len(whole.split[test_split])})")
-        train, train_mask = _prepared_data(args, args.train, encoder, train_split, "train")
-        test, test_mask = _prepared_data(args, args.test or args.train, encoder, test_split, "test")
-        train_all, test_all = train, test
-        train, train_ok = _screen(train, args.train, encoder.config.in_channels, encoder.config.min_score,
-                                  "train")
-        test, test_ok = _screen(test, args.test or args.train, encoder.config.in_channels,
-                                encoder.config.min_score, "test")
-        results["skipped"] = {
-            "train": [train_all.names[i] for i in (~train_ok).nonzero()[0]],
-            "test": [test_all.names[i] for i in (~test_ok).nonzero()[0]],
-        }
+            train_split, test_split = _default_splits(base.split, args.train)
+            _say(args, f"using the data's own split: {train_split} ({len(base.split[train_split])}) / "
+                       f"{test_split} ({len(base.split[test_split])})")
+        train = _split_of(base, train_split, args.train, "train")
+        if args.test:
+            test = _prepared_data(args, args.test, encoder, test_split, "--test")
+        else:
+            test = _split_of(base, test_split, args.train, "test")
         for name, ds in (("train", train), ("test", test)):
             if (ds.labels < 0).any():
                 raise ValueError(
                     f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
                     "needs labelled data"
                 )
-        from slimkit.evaluation import center_view_embeddings
-
         _say(args, f"embedding {len(train)} train and {len(test)} test sequences (once, for every k) ...")
-        common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
-        with _naming_files(train, args.train):
-            x_train = center_view_embeddings(train, **common)
-        with _naming_files(test, args.test or args.train):
-            x_test = center_view_embeddings(test, **common)
+        x_train, train_ok = _center_rows(args, encoder, train, args.train, "train")
+        x_test, test_ok = _center_rows(args, encoder, test, args.test or args.train, "test")
+        results["skipped"] = {
+            "train": [train.names[i] for i in (~train_ok).nonzero()[0]],
+            "test": [test.names[i] for i in (~test_ok).nonzero()[0]],
+        }
+        train, test = train.subset(train_ok), test.subset(test_ok)
         y_train, y_test, classes = train.labels, test.labels, train.classes
         views = (
             f"encoder embeddings of the centre view (crop p=0.95 of the valid frames, resampled to "

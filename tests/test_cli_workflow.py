@@ -256,7 +256,7 @@ def test_evaluate_uses_own_split_embeds_once_and_reports(clips, tmp_path, capsys
     out = tmp_path / "res.json"
     rc, stdout, err = run(capsys, "evaluate", clips / "set.pkl", "-m", clips / "model", "-k", 1, 3, "-o", out)
     assert rc == 0, err
-    assert calls == [11, 6]  # train (12, one unusable skipped) and test, once for both k
+    assert calls == [12, 6]  # train and test, each embedded once for both k (screened in the same pass)
     res = json.loads(out.read_text())
     assert (res["train_split"], res["test_split"]) == ("train", "test")
     assert res["skipped"] == {"train": ["s04"], "test": []}
@@ -447,3 +447,23 @@ def test_penn_action_pretrains_as_coco17_when_asked(penn_subset, tmp_path, capsy
     assert "converting joints from the file's layout 'penn13' to --layout 'coco17'" in err
     cfg = SLiMEncoder.from_pretrained(tmp_path / "r" / "encoder").config
     assert (cfg.layout, cfg.in_channels) == ("coco17", 2)
+
+
+def test_screened_embeds_and_screens_in_one_pass(rng):
+    from slimkit.checks import Screened
+
+    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", dim=32, depth=1))
+    seqs = [random_walk(rng, 20, 20) for _ in range(4)]
+    seqs[2] = np.full_like(seqs[2], np.nan)
+    reads = []
+
+    class Counting(list):
+        def __getitem__(self, i):
+            reads.append(i)
+            return super().__getitem__(i)
+
+    screened = Screened(Counting(seqs), in_channels=3)
+    z = enc.embed(screened, batch_size=2)
+    assert sorted(reads) == [0, 1, 2, 3]  # each sequence read once
+    assert screened.usable.tolist() == [True, True, False, True] and np.isfinite(z).all()
+    np.testing.assert_allclose(z[[0, 1, 3]], enc.embed([seqs[0], seqs[1], seqs[3]]), atol=1e-5)
