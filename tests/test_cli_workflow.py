@@ -467,3 +467,26 @@ def test_screened_embeds_and_screens_in_one_pass(rng):
     assert sorted(reads) == [0, 1, 2, 3]  # each sequence read once
     assert screened.usable.tolist() == [True, True, False, True] and np.isfinite(z).all()
     np.testing.assert_allclose(z[[0, 1, 3]], enc.embed([seqs[0], seqs[1], seqs[3]]), atol=1e-5)
+
+
+def test_help_lists_the_new_commands(capsys):
+    rc, out, _ = run(capsys, "--help")
+    assert rc == 0 and "models" in out and "plot-metrics" in out
+    for cmd in ("models", "plot-metrics"):
+        rc, out, _ = run(capsys, cmd, "--help")
+        assert rc == 0 and "examples:" in out and f"slimkit {cmd}" in out
+    rc, out, _ = run(capsys, "pretrain", "--help")
+    assert "--normalize-scale" in out and "--no-normalize-scale" in out
+    rc, out, _ = run(capsys, "search", "--help")
+    assert "--ids" in out and "--exclude-self" in out
+
+
+def test_plot_confusion_matrix_checks_its_input(tmp_path):
+    from slimkit.viz import plot_confusion_matrix
+
+    fig = plot_confusion_matrix([[3, 1], [0, 2]], ["a", "b"], tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").stat().st_size > 1000 and fig.axes
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match="expected 2 names"):
+        plot_confusion_matrix([[3, 1], [0, 2]], ["a"])
