@@ -161,13 +161,13 @@ def _screen(ds: Any, path: str, in_channels: int | None, min_score: float = 0.0,
 
 
 @contextlib.contextmanager
-def _naming_files(ds: Any, path: str) -> Any:
-    """Rewrite an error about item ``name[i]`` of ``ds`` (``train_data[828]: ...``) to name its file instead."""
+def _naming_files(ds: Any, path: str, prefix: str = r"[\w.]+") -> Any:
+    """Rewrite an error about item ``prefix[i]`` of ``ds`` (``train_data[828]: ...``) to name its file instead."""
     try:
         yield
     except ValueError as e:
         # also inside a DataLoader worker's wrapped message ("Caught ValueError in DataLoader worker ...")
-        found = re.findall(r"(?:^|\n|ValueError: )[\w.]+\[(\d+)\]: ([^\n]*)", str(e))
+        found = re.findall(rf"(?:^|\n|ValueError: ){prefix}\[(\d+)\]: ([^\n]*)", str(e))
         if not found or int(found[-1][0]) >= len(ds):
             raise
         from slimkit.checks import SourceFiles
@@ -379,8 +379,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     )
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     _say(args, f"training on {device}; metrics go to {Path(args.output_dir) / 'metrics.jsonl'}")
-    with _naming_files(ds, args.data):
-        record = _fit_with_monitor(trainer, quiet=args.quiet)
+    with _naming_files(eval_data if eval_data is not None else ds, args.data, "eval_data"):
+        with _naming_files(ds, args.data, "train_data"):
+            record = _fit_with_monitor(trainer, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
         out = Path(args.output_dir) / "encoder"
         trainer.encoder.save_pretrained(out)
