@@ -1,11 +1,14 @@
-"""The ``slimkit`` command line: pretrain, embed, index, search and evaluate without writing Python.
+"""The ``slimkit`` command line: pretrain, embed, index, search, evaluate, list models and plot runs without
+writing Python.
 
 Every subcommand reads skeleton data through [`slimkit.data.load`][slimkit.data.load] (NTU ``.skeleton``
 folders, CTR-GCN ``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain
 ``.npy``), writes plain files (``.npy`` embeddings with a ``.json`` sidecar of ids and labels, saved
 [`Retriever`][slimkit.retrieval.Retriever] indexes, model folders), and exits non-zero with a one-line
-reason when the input is wrong. Run ``slimkit <command> --help`` for the options and examples of each
-command."""
+reason when the input is wrong. Sequences with no usable joint are skipped (``pretrain``, ``evaluate``)
+or kept as zero rows marked ``valid: false`` in the sidecar (``embed``), with a warning naming each file;
+see [`slimkit.checks`][slimkit.checks]. Run ``slimkit <command> --help`` for the options and examples of
+each command."""
 
 from __future__ import annotations
 
