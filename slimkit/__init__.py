@@ -2,7 +2,7 @@
 
 ```python
 from slimkit import SLiMEncoder
-enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-small")
+enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")   # shipped; see slimkit.list_pretrained()
 z = enc.embed(skeletons)          # (N, D), L2-normalised
 ```
 
@@ -30,10 +30,11 @@ _LAZY = {
     "load": "data",
     "MomentIndex": "moments",
     "SLiMClassifier": "classifier",
+    "list_pretrained": "registry",
 }
 _SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "trainer",
                "retrieval", "evaluation", "data", "viz", "cli", "windows", "moments", "export",
-               "classifier"}
+               "classifier", "registry", "metrics", "checks"}
 
 __all__ = [
     "__version__",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .evaluation import knn_accuracy as knn_accuracy
     from .evaluation import linear_probe as linear_probe
     from .moments import MomentIndex as MomentIndex
+    from .registry import list_pretrained as list_pretrained
     from .retrieval import Retriever as Retriever
     from .trainer import Trainer as Trainer
 

@@ -1,18 +1,23 @@
-"""The ``slimkit`` command line: pretrain, embed, index, search, evaluate and predict without writing Python.
+"""The ``slimkit`` command line: pretrain, embed, index, search, evaluate, predict, list models and plot
+runs without writing Python.
 
 Every subcommand reads skeleton data through [`slimkit.data.load`][slimkit.data.load] (NTU ``.skeleton``
 folders, CTR-GCN ``.npz``, pyskl ``.pkl``, NW-UCLA ``.json`` folders, Penn Action ``.mat`` folders, plain
 ``.npy``), writes plain files (``.npy`` embeddings with a ``.json`` sidecar of ids and labels, saved
 [`Retriever`][slimkit.retrieval.Retriever] indexes, model folders), and exits non-zero with a one-line
-reason when the input is wrong. Run ``slimkit <command> --help`` for the options and examples of each
-command."""
+reason when the input is wrong. Sequences with no usable joint are skipped (``pretrain``, ``evaluate``)
+or kept as zero rows marked ``valid: false`` in the sidecar (``embed``), with a warning naming each file;
+see [`slimkit.checks`][slimkit.checks]. Run ``slimkit <command> --help`` for the options and examples of
+each command."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickle
+import re
 import sys
 import zipfile
 import zlib
@@ -44,6 +49,8 @@ examples:
   slimkit evaluate data/ntu60_xsub.pkl --model runs/x/encoder --train-split xsub_train --test-split xsub_val
   slimkit pretrain data/train.npy --layout ntu25 --preset small -o runs/x --epochs 50
   slimkit predict data/nw-ucla/all_sqe --split test -m ucla-classifier
+  slimkit plot-metrics runs/x
+  slimkit models
 
 Data files are read by slimkit.data.load: NTU .skeleton folders, CTR-GCN .npz, pyskl .pkl,
 NW-UCLA .json folders, Penn Action .mat folders, .npy batches (N, M, T, V, C) and folders of .npy
@@ -68,24 +75,60 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------
+def _split_of(ds: Any, split: str | None, path: str, name: str) -> Any:
+    """The sequences of a named split (all of them without one), with an error listing the splits."""
+    if not split:
+        return ds
+    if split not in ds.split:
+        known = sorted(ds.split) or "none (this data has no named splits)"
+        raise ValueError(f"{name}: no split named {split!r} in {path}; splits: {known}")
+    return ds.subset(split)
+
+
+# options of the command being run that deep helpers need (reset by every main() call)
+_RUN_OPTIONS: dict[str, Any] = {}
+
+
 def _load_data(
     path: str,
     layout: str | None,
     split: str | None = None,
     name: str = "data",
     input_format: str | None = None,
-    trust_pickle: bool = False,
+    trust_pickle: bool | None = None,
 ) -> Any:
-    """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
+    """Load a dataset file or folder; with ``split``, keep the sequences of that named split. ``trust_pickle``
+    defaults to the running command's ``--trust-pickle``."""
     from slimkit import data
 
     _check_exists(path, name)
+    if trust_pickle is None:
+        trust_pickle = _RUN_OPTIONS.get("trust_pickle", False)
     extra: dict[str, Any] = {"trust_pickle": bool(trust_pickle)}
     if input_format:
         if not str(path).endswith(".npy"):
             raise ValueError(f"--input-format applies to .npy arrays only, not {path}")
         extra["input_format"] = input_format
-    ds = data.load(path, layout=layout, **extra)
+    try:
+        ds = data.load(path, layout=layout, **extra)
+    except ValueError as e:
+        msg = str(e)
+        if layout and "to_layout" in msg:  # a format with a fixed layout: read it as it is, then convert
+            native = data.load(path, **extra)
+            try:
+                ds = native.to_layout(layout)
+            except ValueError as e2:
+                raise ValueError(f"--layout: {path} is in layout {native.layout!r}, and {e2}") from None
+            print(f"{name}: converting joints from the file's layout {native.layout!r} to --layout {layout!r}",
+                  file=sys.stderr)
+        elif "layout" in msg and "--layout" not in msg:  # say which flag fixes it
+            hint = "--layout names the data's joint layout" + (
+                "; --input-format NTVC reads a 4-D .npy as a batch of one-person sequences"
+                if str(path).endswith(".npy") and not input_format else ""
+            )
+            raise ValueError(f"{msg.rstrip('.')} ({hint})") from None
+        else:
+            raise
     if split:
         if split not in ds.split:
             known = sorted(ds.split) or "none (this data has no named splits)"
@@ -136,10 +179,67 @@ def _fit_layout(ds: Any, encoder: Any) -> Any:
         out = ds.to_layout(target)
     except ValueError as e:
         raise ValueError(
-            f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e}"
+            f"the data are in layout {ds.layout!r} but the model expects {target!r}: {e} (pass --layout if the "
+            "data's layout was guessed wrong, or use a model for this layout: see 'slimkit models')"
         ) from None
     print(f"converting joints from layout {ds.layout!r} to the model's {target!r}", file=sys.stderr)
     return out
+
+
+# ---- real-data checks (skip unusable sequences, name files, say which flag fixes a mismatch) ------------------
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _screen(ds: Any, path: str, in_channels: int | None, min_score: float = 0.0, name: str = "data") -> tuple[Any, Any]:
+    """Drop sequences with no usable joint, with one warning per file; returns ``(usable subset, mask)``."""
+    from slimkit.checks import SourceFiles, usable_mask
+
+    mask = usable_mask(ds, in_channels=in_channels, min_score=min_score)
+    bad = (~mask).nonzero()[0]
+    if len(bad) == 0:
+        return ds, mask
+    files = SourceFiles(path)
+    for i in bad[:20]:
+        _warn(f"{name}: skipping {files(ds.names[i])}: no usable joint in any frame (every joint missing, "
+              "invisible, NaN or all-zero)")
+    if len(bad) > 20:
+        _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
+    _warn(f"{name}: skipped {len(bad)} of {len(ds)} sequences with no usable joint")
+    return ds.subset(mask), mask
+
+
+@contextlib.contextmanager
+def _naming_files(ds: Any, path: str, prefix: str = r"[\w.]+") -> Any:
+    """Rewrite an error about item ``prefix[i]`` of ``ds`` (``train_data[828]: ...``) to name its file instead."""
+    try:
+        yield
+    except ValueError as e:
+        # also inside a DataLoader worker's wrapped message ("Caught ValueError in DataLoader worker ...")
+        found = re.findall(rf"(?:^|\n|ValueError: ){prefix}\[(\d+)\]: ([^\n]*)", str(e))
+        if not found or int(found[-1][0]) >= len(ds):
+            raise
+        from slimkit.checks import SourceFiles
+
+        i, why = found[-1]
+        raise ValueError(f"{SourceFiles(path)(ds.names[int(i)])}: {why}") from None
+
+
+_CHANNEL_WORDS = {2: "(x, y)", 3: "(x, y, z) or (x, y, score)"}
+
+
+def _check_channels(ds: Any, mask: Any, config: Any, path: str, fix: str) -> None:
+    """Refuse data whose values per joint the model cannot read, naming the file and the flag that fixes it."""
+    from slimkit.checks import SourceFiles, data_channels
+
+    c = data_channels(ds, mask)
+    accepted = (config.in_channels,) + ((3,) if config.in_channels == 2 else ())
+    if c not in accepted:
+        first = int(mask.argmax()) if mask is not None and mask.any() else 0
+        raise ValueError(
+            f"{SourceFiles(path)(ds.names[first])}: {c} values per joint {_CHANNEL_WORDS.get(c, '')}, but the "
+            f"model reads in_channels={config.in_channels} {_CHANNEL_WORDS[config.in_channels]}; {fix}"
+        )
 
 
 def _plain(values: Any) -> list[Any] | None:
@@ -280,36 +380,109 @@ def _read_list(path: str | None, n: int, name: str) -> list[Any] | None:
 
 
 # ---- subcommands -------------------------------------------------------------------------------------------
+def _say(args: argparse.Namespace, msg: str) -> None:
+    """A setup message on stderr (the first seconds of a command are otherwise silent), unless --quiet.
+
+    ``pretrain`` always says them (its log is read later); the other commands only on a terminal, so that a
+    script's stderr holds just warnings and errors.
+    """
+    if getattr(args, "quiet", False):
+        return
+    if args.command == "pretrain" or sys.stderr.isatty():
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _pretrain_config(args: argparse.Namespace, ds: Any, mask: Any) -> Any:
+    """The config (or encoder path) to pretrain: channels and layout from the data unless flags say otherwise."""
+    import dataclasses
+
+    from slimkit import SLiMConfig
+    from slimkit.checks import data_channels, infer_in_channels
+
+    if args.resume_from:
+        return args.resume_from
+    inferred = infer_in_channels(data_channels(ds, mask), ds.layout)
+    if args.config:
+        config = SLiMConfig.from_json_file(args.config)
+        changes: dict[str, Any] = {}
+        if args.in_channels:
+            changes["in_channels"] = args.in_channels
+        if args.normalize_scale is not None:
+            changes["normalize_scale"] = args.normalize_scale
+        return dataclasses.replace(config, **changes) if changes else config
+    in_channels = args.in_channels or inferred
+    overrides: dict[str, Any] = {"layout": args.layout or ds.layout, "in_channels": in_channels}
+    # 2-D keypoints are pixels (hundreds of units, image-sized): scale them to unit RMS unless told otherwise
+    overrides["normalize_scale"] = in_channels == 2 if args.normalize_scale is None else args.normalize_scale
+    return getattr(SLiMConfig, args.preset)(**overrides)
+
+
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from slimkit import SLiMConfig, Trainer
+    import torch
+
+    from slimkit import SLiMConfig, SLiMEncoder, Trainer
 
     _check_device(args.device)
-    trust = args.trust_pickle
-    if args.weights is not None and len(args.weights) != len(args.data):
-        raise ValueError(f"--weights: expected one weight per data set ({len(args.data)}), got {len(args.weights)}")
-    sets = []
-    for path in args.data:
-        one = len(args.data) == 1
+    paths = list(args.data)
+    one = len(paths) == 1
+    if args.weights is not None and len(args.weights) != len(paths):
+        raise ValueError(f"--weights: expected one weight per data set ({len(paths)}), got {len(args.weights)}")
+    sets, total = [], 0
+    for path in paths:
+        _say(args, f"reading {path} ...")
         # with several sets, --split applies to those that have it; the others are used whole
-        split = args.split if one else None
-        d = _load_data(path, args.layout if one else None, split, input_format=args.input_format,
-                       trust_pickle=trust)
+        d = _load_data(path, args.layout if one else None, args.split if one else None,
+                       input_format=args.input_format)
         if args.split and not one and args.split in d.split:
             d = d.subset(args.split)
+        total += len(d)
+        d, _ = _screen(d, path, None, name="data")  # from here on, every item has a usable joint
         sets.append(d)
     ds = sets[0]
-    eval_data = (
-        _load_data(args.data[0], args.layout, args.eval_split, trust_pickle=trust) if args.eval_split else None
-    )
-    if args.resume_from:
-        config_or_encoder: Any = args.resume_from
-    elif args.config:
-        config_or_encoder = SLiMConfig.from_json_file(args.config)
+    config_or_encoder = _pretrain_config(args, ds, None)
+    if isinstance(config_or_encoder, SLiMConfig):
+        config = config_or_encoder
+        fix = (
+            "pass --in-channels matching the data (or leave it out: it is read from the data)"
+            if not args.config
+            else "pass --in-channels matching the data, or use a --config with that in_channels"
+        )
     else:
-        overrides: dict[str, Any] = {"layout": args.layout or ds.layout}
-        if args.in_channels:
-            overrides["in_channels"] = args.in_channels
-        config_or_encoder = getattr(SLiMConfig, args.preset)(**overrides)
+        _say(args, f"loading {config_or_encoder} ...")
+        config_or_encoder = SLiMEncoder.from_pretrained(config_or_encoder)
+        config = config_or_encoder.config
+        fix = "this model cannot read these data: pretrain a new one without --resume-from"
+    for k, (path, d) in enumerate(zip(paths, sets)):
+        if config.layout != d.layout:
+            try:
+                converted = d.to_layout(config.layout)
+            except ValueError as e:
+                raise ValueError(
+                    f"data {path} are in layout {d.layout!r} but the model's is {config.layout!r} ({e}); "
+                    "pass --layout to name the data's layout, or a --config / --resume-from model in it"
+                ) from None
+            _say(args, f"{path}: converting joints from layout {d.layout!r} to the model's {config.layout!r}")
+            d = converted
+        _check_channels(d, None, config, path, fix)
+        # screen again with the model's channel reading (a 2-D model drops (x, y, score) joints at min_score)
+        sets[k], _ = _screen(d, path, config.in_channels, config.min_score, name="data")
+    ds = sets[0]
+    eval_data = None
+    if args.eval_split:
+        eval_data = _load_data(paths[0], args.layout if one else None, args.eval_split, name="--eval-split")
+        eval_data, _ = _screen(eval_data, paths[0], config.in_channels, config.min_score, "--eval-split")
+        if eval_data.layout != config.layout:
+            eval_data = eval_data.to_layout(config.layout)
+    skipped = total - sum(len(d) for d in sets)
+    _say(
+        args,
+        f"{sum(len(d) for d in sets)} sequences"
+        + (f" from {len(sets)} data sets" if not one else "")
+        + f", layout {config.layout}, in_channels {config.in_channels}, "
+        f"{config.num_frames} frames, normalize_scale {config.normalize_scale}"
+        + (f" ({skipped} skipped)" if skipped else "")
+        + "; building the model and the data loader ...",
+    )
     options = dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -320,35 +493,124 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         seed=args.seed,
         eval_data=eval_data,
         show_progress_bar=not args.quiet,
-        data_description=" + ".join(f"{Path(p).name} ({len(d)} sequences)" for p, d in zip(args.data, sets))
+        data_description=" + ".join(f"{Path(p).name} ({len(d)} sequences)" for p, d in zip(paths, sets))
         + (f", split {args.split}" if args.split else ""),
     )
-    if len(sets) > 1:
-        # several data sets: each is converted to the model's layout by the Trainer and sampled by --weights
-        # (default: in proportion to their sizes)
-        target = args.layout or ds.layout
-        for p, d in zip(args.data, sets):
-            if d.layout != target:
-                print(f"{p}: converting joints from layout {d.layout!r} to the model's {target!r}", file=sys.stderr)
+    if not one:
+        # several data sets, each already in the model's layout, sampled by --weights (default: by size)
         options["dataset_weights"] = args.weights or [float(len(d)) for d in sets]
     # options left unset keep the trainer's defaults
     trainer = Trainer(
         config_or_encoder,
-        sets if len(sets) > 1 else ds,
+        ds if one else sets,
         output_dir=args.output_dir,
         **{k: v for k, v in options.items() if v is not None},
     )
-    record = trainer.fit()
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    _say(args, f"training on {device}; metrics go to {Path(args.output_dir) / 'metrics.jsonl'}")
+    with _naming_files(eval_data if eval_data is not None else ds, paths[0], "eval_data"):
+        # a corpus of several sets is indexed across them: name files only for a single set
+        with _naming_files(ds, paths[0], "train_data") if one else contextlib.nullcontext():
+            record = _fit_with_monitor(trainer, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the result
         out = Path(args.output_dir) / "encoder"
         trainer.encoder.save_pretrained(out)
         loss = record.get("loss") if isinstance(record, dict) else None
+        knn = record.get("knn_top1") if isinstance(record, dict) else None
         print(
             f"done: step {trainer.global_step}"
             + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+            + (f", kNN monitor top-1 {100 * knn:.2f} %" if isinstance(knn, float) else "")
+            + (f", {skipped} sequences skipped" if skipped else "")
             + f"; saved the encoder to {out} (SLiMEncoder.from_pretrained({str(out)!r}))"
         )
     return 0
+
+
+def _fit_with_monitor(trainer: Any, quiet: bool = False) -> Any:
+    """``trainer.fit()``, printing each kNN monitor result to the terminal as well as to metrics.jsonl."""
+    from tqdm import tqdm
+
+    if trainer.eval_source is None or int(os.environ.get("RANK", "0")) != 0:
+        return trainer.fit()
+    evaluate = trainer.evaluate
+
+    def evaluate_and_print(*a: Any, **kw: Any) -> dict[str, float]:
+        res = evaluate(*a, **kw)
+        if "knn_top1" in res:
+            tqdm.write(
+                f"step {trainer.global_step}: kNN monitor (leave-one-out 1-NN, eval split) top-1 "
+                f"{100 * res['knn_top1']:.2f} %",
+                file=sys.stderr,
+            )
+        return res
+
+    trainer.evaluate = evaluate_and_print
+    try:
+        return trainer.fit()
+    finally:
+        del trainer.evaluate
+
+
+def _prepared_data(args: argparse.Namespace, path: str, encoder: Any, split: str | None, name: str,
+                   input_format: str | None = None) -> Any:
+    """Load ``path`` and fit it to the encoder's layout; refuse data of other channels, naming the file."""
+    ds = _fit_layout(_load_data(path, args.layout, split, name, input_format=input_format), encoder)
+    _check_channels(
+        ds, None, encoder.config, path,
+        "use a model trained on such data (see 'slimkit models'), or pretrain one with 'slimkit pretrain'",
+    )
+    return ds
+
+
+def _warn_unusable(ds: Any, mask: Any, path: str, name: str, what: str) -> None:
+    from slimkit.checks import SourceFiles
+
+    bad = (~mask).nonzero()[0]
+    files = SourceFiles(path)
+    for i in bad[:20]:
+        _warn(f"{name}: {files(ds.names[i])} has no usable joint in any frame: {what}")
+    if len(bad) > 20:
+        _warn(f"{name}: ... and {len(bad) - 20} more such sequences")
+    if len(bad):
+        _warn(f"{name}: {len(bad)} of {len(ds)} sequences have no usable joint")
+    if not mask.any():
+        raise ValueError(f"{name}: {path}: none of the {len(ds)} sequences has a usable joint")
+
+
+def _embed_rows(args: argparse.Namespace, encoder: Any, ds: Any, path: str, name: str,
+                normalize: bool = True) -> tuple[Any, Any]:
+    """Embed every sequence in one pass, keeping the row order: a sequence without a usable joint gets an
+    all-zero row (see slimkit.checks). Returns ``(embeddings, usable mask)``."""
+    from slimkit.checks import Screened
+
+    screened = Screened(ds, encoder.config.in_channels, encoder.config.min_score)
+    with _naming_files(ds, path):
+        emb = encoder.embed(
+            screened,
+            batch_size=args.batch_size,
+            device=args.device,
+            normalize=normalize,
+            show_progress_bar=not args.quiet,
+            precision=getattr(args, "precision", "auto"),
+        )
+    mask = screened.usable
+    _warn_unusable(ds, mask, path, name, "its row is a zero placeholder (valid=false in the sidecar)")
+    emb[~mask] = 0.0
+    return emb, mask
+
+
+def _center_rows(args: argparse.Namespace, encoder: Any, ds: Any, path: str, name: str) -> tuple[Any, Any]:
+    """The kNN protocol's centre-view features of the usable sequences, in one pass; ``(features, usable)``."""
+    from slimkit.checks import Screened
+    from slimkit.evaluation import center_view_embeddings
+
+    screened = Screened(ds, encoder.config.in_channels, encoder.config.min_score)
+    with _naming_files(ds, path):
+        x = center_view_embeddings(screened, encoder, batch_size=args.batch_size, device=args.device)
+    mask = screened.usable
+    _warn_unusable(ds, mask, path, name, "skipped")
+    return x[mask], mask
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -359,28 +621,31 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         raise ValueError(f"--output: expected a .npy file name, got {args.output}")
     if args.window is None and (args.stride is not None or args.fps is not None):
         raise ValueError("--stride and --fps apply to windows: add --window W")
+    _say(args, f"loading the model {args.model} ...")
     encoder = _load_model(args.model)
-    ds = _fit_layout(
-        _load_data(
-            args.data, args.layout, args.split, input_format=args.input_format, trust_pickle=args.trust_pickle
-        ),
-        encoder,
-    )
+    _say(args, f"reading {args.data} ...")
+    ds = _prepared_data(args, args.data, encoder, args.split, "data", args.input_format)
     meta = {"model": args.model, "data": str(args.data), "split": args.split, "normalized": not args.no_normalize}
     if args.window is not None:
         return _embed_windows(args, encoder, ds, out, meta)
-    emb = encoder.embed(
+    emb, mask = _embed_rows(args, encoder, ds, args.data, "data", normalize=not args.no_normalize)
+    skipped = [ds.names[i] for i in (~mask).nonzero()[0]]
+    _write_embeddings(
+        out,
+        emb,
         ds,
-        batch_size=args.batch_size,
-        device=args.device,
-        normalize=not args.no_normalize,
-        show_progress_bar=not args.quiet,
-        precision=args.precision,
+        {
+            **meta,
+            "valid": mask.tolist(),
+            "skipped": skipped,
+            "placeholder": "rows with valid=false are all-zero vectors: their sequence has no usable joint",
+            "splits": {k: v.tolist() for k, v in ds.split.items()},
+        },
     )
-    _write_embeddings(out, emb, ds, meta)
     print(
         f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out} "
         f"(ids and labels in {_sidecar(out)})"
+        + (f"; {len(skipped)} sequences without a usable joint are zero rows, valid=false" if skipped else "")
     )
     return 0
 
@@ -430,6 +695,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     labels = _read_list(args.labels, len(emb), "--labels") or info.get("labels")
     if labels is not None and all(v == -1 for v in labels):
         labels = None  # unlabelled data
+    valid = info.get("valid")
+    if valid is not None and not all(valid):  # zero placeholders of sequences without a usable joint
+        keep = [i for i, v in enumerate(valid) if v]
+        _warn(f"{args.embeddings}: leaving out {len(valid) - len(keep)} placeholder rows (valid=false)")
+        emb = emb[keep]
+        ids = None if ids is None else [ids[i] for i in keep]
+        labels = None if labels is None else [labels[i] for i in keep]
     notes = {k: info[k] for k in ("model", "data", "layout", "classes") if info.get(k) is not None}
     retriever = Retriever(
         dim=int(emb.shape[1]), metric=args.metric, index=args.index, device=args.device, info=notes
@@ -481,59 +753,84 @@ def _cmd_search(args: argparse.Namespace) -> int:
     retriever = Retriever.load(args.index)
     if "moment_index" in retriever.info:
         return _search_moments(args, retriever)
+    q_labels: list[Any] | None = None
+    q_valid: list[bool] | None = None
     if args.model is None:
         if not args.queries.endswith(".npy"):
             raise ValueError("--queries is not a .npy of embeddings: pass --model to embed skeleton data")
         q, info = _read_embeddings(args.queries, "--queries")
-        q_ids = info.get("ids")
+        q_ids, q_labels, q_valid = info.get("ids"), info.get("labels"), info.get("valid")
     else:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
-        ds = _fit_layout(
-            _load_data(
-                args.queries,
-                args.layout,
-                name="--queries",
-                input_format=args.input_format,
-                trust_pickle=args.trust_pickle,
-            ),
-            encoder,
-        )
-        q_ids = ds.names
-        q = encoder.embed(
-            ds,
-            batch_size=args.batch_size,
-            device=args.device,
-            show_progress_bar=not args.quiet,
-            precision=args.precision,
-        )
+        ds = _prepared_data(args, args.queries, encoder, None, "--queries", args.input_format)
+        q, mask = _embed_rows(args, encoder, ds, args.queries, "--queries")
+        q_ids, q_labels, q_valid = list(ds.names), _plain(ds.labels), mask.tolist()
     if q.shape[1] != retriever.dim:
         raise ValueError(
             f"--queries: embeddings of dimension {q.shape[1]}, but the index holds dimension "
             f"{retriever.dim} (embed the queries with the index's model)"
         )
-    rows = list(range(len(q))) if args.rows is None else args.rows
+    if args.query_ids is not None:
+        if not q_ids:
+            raise ValueError(f"--ids: {args.queries} has no ids (no .json sidecar beside it); use --rows")
+        pos = {str(v): i for i, v in enumerate(q_ids)}
+        unknown = [v for v in args.query_ids if v not in pos]
+        if unknown:
+            import difflib
+
+            close = sorted({m for u in unknown for m in difflib.get_close_matches(u, list(pos), n=3)})
+            raise ValueError(
+                f"--ids: {unknown} not among the {len(q_ids)} query ids of {args.queries}"
+                + (f"; close: {close}" if close else f"; e.g. {list(pos)[:3]}")
+            )
+        rows = [pos[v] for v in args.query_ids]
+    else:
+        rows = list(range(len(q))) if args.rows is None else args.rows
     bad = [r for r in rows if not -len(q) <= r < len(q)]
     if bad:
-        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries")
-    res = retriever.search(np.ascontiguousarray(q[rows]), k=args.k)
+        raise ValueError(f"--rows: {bad} out of range for {len(q)} queries (rows are 0-based; use --ids "
+                         "to query by id)")
+    if q_valid is not None:
+        skip = [r for r in rows if not q_valid[r]]
+        for r in skip:
+            _warn(f"query {q_ids[r] if q_ids else r}: no usable joint (placeholder row), not searched")
+        rows = [r for r in rows if q_valid[r]]
+    extra = 1 if args.exclude_self else 0
+    res = retriever.search(np.ascontiguousarray(q[rows]), k=min(args.k + extra, max(len(retriever), 1)))
     classes = retriever.info.get("classes")
+
+    def class_name(label: Any) -> str | None:
+        if classes and isinstance(label, int) and 0 <= label < len(classes):
+            return classes[label]
+        return None
+
     out = []
     for i, r in enumerate(rows):
+        qid = _plain([q_ids[r]])[0] if q_ids else r
         hits = []
         for j in range(res.ids.shape[1]):
             if res.ids[i, j] is None or (not isinstance(res.ids[i, j], str) and res.ids[i, j] < 0):
                 continue  # empty slot: fewer items than k
+            hid = _plain([res.ids[i, j]])[0]
+            if args.exclude_self and q_ids and hid == qid:
+                continue
             label = None if res.labels is None else _plain([res.labels[i, j]])[0]
-            hits.append({"id": _plain([res.ids[i, j]])[0], "score": float(res.scores[i, j]), "label": label})
-        out.append({"query": q_ids[r] if q_ids else r, "hits": hits})
+            hits.append({"id": hid, "score": float(res.scores[i, j]), "label": label, "class": class_name(label)})
+        hits = hits[: args.k]
+        item: dict[str, Any] = {"query": qid, "row": r}
+        if q_labels is not None and q_labels[r] != -1:
+            item.update(label=q_labels[r], **{"class": class_name(q_labels[r])})
+        item["hits"] = hits
+        out.append(item)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(out, indent=1), encoding="utf-8")
         print(f"wrote {len(out)} queries x top-{args.k} to {args.output}", file=sys.stderr)
     if not (args.quiet and args.output):
         for item in out:
-            print(f"query {item['query']}:")
+            lab = "" if item.get("label") is None else f"  label {_label_name(item['label'], classes)}"
+            print(f"query {item['query']}:{lab}")
             for rank, h in enumerate(item["hits"], 1):
                 lab = "" if h["label"] is None else f"  label {_label_name(h['label'], classes)}"
                 print(f"  {rank:>2}. {h['id']}  score {h['score']:.4f}{lab}")
@@ -641,63 +938,208 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+_SPLIT_PAIRS = (
+    ("train", "test"),
+    ("train", "val"),
+    ("xsub_train", "xsub_val"),
+    ("xview_train", "xview_val"),
+    ("xset_train", "xset_val"),
+)
+
+
+def _default_splits(splits: Any, source: str) -> tuple[str, str]:
+    """The data's own train/test split names, when it has exactly one standard pair (first match wins)."""
+    names = set(splits)
+    for tr, te in _SPLIT_PAIRS:
+        if tr in names and te in names:
+            return tr, te
+    raise ValueError(
+        f"{source}: say which sequences to test on: --test DATA, or --train-split and --test-split; "
+        f"the data's splits are {sorted(names) or 'none'}"
+    )
+
+
+def _embedding_set(path: str, split: str | None, name: str) -> tuple[Any, Any, dict[str, Any]]:
+    """Embeddings, labels and sidecar of a ``slimkit embed`` output, optionally one split's rows, valid rows only."""
+    import numpy as np
+
+    emb, info = _read_embeddings(path, name)
+    labels = info.get("labels")
+    if labels is None:
+        raise ValueError(f"{name}: {path} has no labels (no .json sidecar from 'slimkit embed' beside it)")
+    rows = np.arange(len(emb))
+    if split is not None:
+        splits = info.get("splits") or {}
+        if split not in splits:
+            raise ValueError(f"{name}: no split named {split!r} in {_sidecar(Path(path))}; splits: {sorted(splits)}")
+        rows = np.asarray(splits[split], dtype=np.int64)
+    valid = np.asarray(info.get("valid") or [True] * len(emb), dtype=bool)
+    rows = rows[valid[rows]]
+    return emb[rows], np.asarray(labels)[rows], info
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.test is None and not args.test_split:
-        raise ValueError("say which sequences to test on: --test DATA, or --test-split (with --train-split)")
     if args.save_classifier and not args.linear_probe:
         raise ValueError("--save-classifier saves the linear probe's head: add --linear-probe")
     from slimkit import knn_accuracy, linear_probe
+    from slimkit.metrics import classification_report
 
     _check_device(args.device)
-    _check_exists(args.train, "train")
+
+    from_embeddings = args.train.endswith(".npy") and args.model is None
     if args.test:
         _check_exists(args.test, "--test")
-    encoder = _load_model(args.model)
-    trust = args.trust_pickle
-    train = _fit_layout(_load_data(args.train, args.layout, args.train_split, "train", trust_pickle=trust), encoder)
-    test = _fit_layout(
-        _load_data(args.test or args.train, args.layout, args.test_split, "test", trust_pickle=trust), encoder
-    )
-    for name, ds in (("train", train), ("test", test)):
-        if (ds.labels < 0).any():
-            raise ValueError(
-                f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
-                "needs labelled data"
-            )
-    results: dict[str, Any] = {"model": args.model, "train": len(train), "test": len(test)}
-    common = dict(encoder=encoder, batch_size=args.batch_size, device=args.device)
+    _check_exists(args.train, "train")
+    train_split, test_split = args.train_split, args.test_split
+    encoder = None
+    results: dict[str, Any] = {"model": args.model}
+    if from_embeddings:
+        if args.test is None and not (train_split and test_split):
+            _, info = _read_embeddings(args.train, "train")
+            train_split, test_split = _default_splits(info.get("splits") or {}, args.train)
+            _say(args, f"using the data's own split: {train_split} / {test_split}")
+        x_train, y_train, info = _embedding_set(args.train, train_split, "train")
+        x_test, y_test, _ = _embedding_set(args.test or args.train, test_split, "test")
+        results["skipped"] = info.get("skipped") or []
+        classes = info.get("classes")
+        results.update(model=info.get("model"), embeddings=args.train)
+        views = f"embeddings read from {args.train}" + (f" and {args.test}" if args.test else "")
+    else:
+        if args.model is None:
+            raise ValueError("--model: required to evaluate skeleton data (or pass embeddings .npy from "
+                             "'slimkit embed')")
+        _say(args, f"loading the model {args.model} ...")
+        encoder = _load_model(args.model)
+        _say(args, f"reading {args.train} ...")
+        base = _prepared_data(args, args.train, encoder, None, "train")
+        if args.test is None and not (train_split and test_split):
+            train_split, test_split = _default_splits(base.split, args.train)
+            _say(args, f"using the data's own split: {train_split} ({len(base.split[train_split])}) / "
+                       f"{test_split} ({len(base.split[test_split])})")
+        train = _split_of(base, train_split, args.train, "train")
+        if args.test:
+            test = _prepared_data(args, args.test, encoder, test_split, "--test")
+        else:
+            test = _split_of(base, test_split, args.train, "test")
+        for name, ds in (("train", train), ("test", test)):
+            if (ds.labels < 0).any():
+                raise ValueError(
+                    f"{name}: {(ds.labels < 0).sum()} of {len(ds)} sequences have no label; evaluation "
+                    "needs labelled data"
+                )
+        _say(args, f"embedding {len(train)} train and {len(test)} test sequences (once, for every k) ...")
+        x_train, train_ok = _center_rows(args, encoder, train, args.train, "train")
+        x_test, test_ok = _center_rows(args, encoder, test, args.test or args.train, "test")
+        results["skipped"] = {
+            "train": [train.names[i] for i in (~train_ok).nonzero()[0]],
+            "test": [test.names[i] for i in (~test_ok).nonzero()[0]],
+        }
+        train, test = train.subset(train_ok), test.subset(test_ok)
+        y_train, y_test, classes = train.labels, test.labels, train.classes
+        views = (
+            f"encoder embeddings of the centre view (crop p=0.95 of the valid frames, resampled to "
+            f"{encoder.config.num_frames} frames)"
+        )
+    results.update(train=int(len(x_train)), test=int(len(x_test)),
+                   train_split=train_split, test_split=test_split)
+    reports: dict[str, Any] = {}
     for k in args.k:
-        res = knn_accuracy(train, None, test, None, k=k, **common)
+        res = knn_accuracy(x_train, y_train, x_test, y_test, k=k)
+        res.protocol = res.protocol.replace("precomputed embeddings", views)
+        rep = classification_report(res, classes)
+        reports[f"knn_k{k}"] = rep
         results[f"knn_top1_k{k}"] = float(res.accuracy)
         results[f"knn_k{k}_protocol"] = res.protocol
-        print(f"kNN (k={k}): {res}")
+        print(f"kNN (k={k}): top-1 {100 * rep['top1']:.2f} %, top-5 {100 * rep['top5']:.2f} %, mean class "
+              f"{100 * rep['mean_class_accuracy']:.2f} %  [{res.protocol}]")
     if args.linear_probe:
-        res = linear_probe(
-            train,
-            None,
-            test,
-            None,
-            encoder=encoder,
-            epochs=args.probe_epochs,
-            embed_batch_size=args.batch_size,
-            device=args.device,
-        )
+        if encoder is not None:
+            res = linear_probe(
+                train, None, test, None, encoder=encoder, epochs=args.probe_epochs,
+                embed_batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet,
+            )
+        else:
+            res = linear_probe(
+                x_train, y_train, x_test, y_test, epochs=args.probe_epochs, device=args.device,
+                show_progress_bar=not args.quiet,
+            )
+        rep = classification_report(res, classes)
+        reports["linear_probe"] = rep
         results["linear_probe_top1"] = float(res.accuracy)
         results["linear_probe_protocol"] = res.protocol
-        print(f"linear probe: {res}")
+        print(f"linear probe: top-1 {100 * rep['top1']:.2f} %, top-5 {100 * rep['top5']:.2f} %, mean class "
+              f"{100 * rep['mean_class_accuracy']:.2f} %  [{res.protocol}]")
         if args.save_classifier:
-            described = f"{args.train}" + (f" (split {args.train_split})" if args.train_split else "")
-            tested = f"{args.test or args.train}" + (f" (split {args.test_split})" if args.test_split else "")
-            clf = res.to_classifier(encoder, class_names=train.classes,
-                                    training_data=f"{described}, {len(train)} sequences",
-                                    test_data=f"{tested}, {len(test)} sequences")
+            if encoder is None:
+                raise ValueError("--save-classifier needs the encoder: evaluate skeleton data with --model, "
+                                 "not saved embeddings")
+            described = f"{args.train}" + (f" (split {train_split})" if train_split else "")
+            tested = f"{args.test or args.train}" + (f" (split {test_split})" if test_split else "")
+            clf = res.to_classifier(encoder, class_names=classes,
+                                    training_data=f"{described}, {len(x_train)} sequences",
+                                    test_data=f"{tested}, {len(x_test)} sequences")
             clf.save_pretrained(args.save_classifier)
             results["classifier"] = str(args.save_classifier)
             print(f"saved the classifier (encoder + probe head, {clf.num_classes} classes) to "
                   f"{args.save_classifier}: slimkit predict -m {args.save_classifier} DATA")
+    results["reports"] = reports
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=1), encoding="utf-8")
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        os.replace(tmp, out)
+        pngs = []
+        if not args.no_plots:
+            try:
+                from slimkit.viz import plot_confusion_matrix
+            except ImportError as e:  # matplotlib missing: the JSON still has the matrices
+                _warn(f"no confusion-matrix PNG ({e})")
+            else:
+                for name, rep in reports.items():
+                    png = out.with_name(f"{out.stem}.{name}.confusion.png")
+                    plot_confusion_matrix(rep["confusion_matrix"], rep["labels"], png,
+                                          title=f"{name}: top-1 {100 * rep['top1']:.1f} %")
+                    pngs.append(str(png))
+        print(f"wrote {out}" + (f" and {len(pngs)} confusion matrices ({', '.join(pngs)})" if pngs else ""),
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from slimkit.registry import list_pretrained
+
+    models = list_pretrained(args.filter, info=True)
+    if args.json:
+        print(json.dumps([m.to_dict() for m in models], indent=1))
+        return 0
+    if not models:
+        print("no pretrained models" + (f" match {args.filter!r}" if args.filter else "") +
+              " (none ships with this install and none is in the Hub cache)")
+        return 0
+    rows = [("name", "source", "layout", "channels", "frames", "width", "trained on")]
+    for m in models:
+        rows.append((m.name, m.source, m.layout, str(m.in_channels), str(m.num_frames), str(m.dim),
+                     m.training_data or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    if args.verbose:
+        for m in models:
+            if m.results:
+                print(f"\n{m.name}:")
+                for k, v in m.results.items():
+                    print(f"  {k}: {v}")
+    return 0
+
+
+def _cmd_plot_metrics(args: argparse.Namespace) -> int:
+    from slimkit.viz import plot_metrics
+
+    _check_exists(args.run_dir, "run_dir")
+    out = Path(args.output) if args.output else Path(args.run_dir) / "metrics.png"
+    plot_metrics(args.run_dir, out, keys=args.keys)
+    print(f"wrote {out}")
     return 0
 
 
@@ -711,13 +1153,14 @@ def _trust_pickle_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, model: bool = True, model_required: bool = True) -> None:
     if model:
         p.add_argument(
             "--model",
             "-m",
-            required=True,
-            help="model folder or Hub repo id (see slimkit.hub.list_pretrained() for shipped ones)",
+            required=model_required,
+            help="model folder, Hub repo id or shipped name (list them with 'slimkit models')"
+            + ("" if model_required else "; not needed when TRAIN is embeddings (.npy from 'slimkit embed')"),
         )
     p.add_argument(
         "--layout", help="joint layout of the data when the file does not say (ntu25, coco17, ...)"
@@ -732,7 +1175,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slimkit",
         description="Skeleton action embeddings (SLiM): pretrain an encoder, embed sequences, build and "
-        "search a retrieval index, evaluate with kNN and a linear probe.",
+        "search a retrieval index, evaluate with kNN and a linear probe, list the pretrained models.",
         epilog=_MAIN_EPILOG,
         formatter_class=_Formatter,
     )
@@ -769,7 +1212,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config.json to use instead of a preset")
     p.add_argument("--resume-from", help="start from this pretrained encoder (folder or Hub id)")
     p.add_argument(
-        "--in-channels", type=int, choices=[2, 3], help="2 for 2-D keypoints (default: preset's 3)"
+        "--in-channels",
+        type=int,
+        choices=[2, 3],
+        help="values per joint the model reads: 2 for 2-D keypoints (x, y), also fed (x, y, score); 3 for "
+        "(x, y, z). Default: read from the data (2 for 2-D data or 2-D layouts with scores, else 3)",
+    )
+    p.add_argument(
+        "--normalize-scale",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale each sequence to unit RMS distance from its centre, as pixel coordinates need. "
+        "Default: on for 2-D data (in_channels 2), off for 3-D",
     )
     p.add_argument("--split", help="named split of the data file to train on, e.g. xsub_train")
     p.add_argument(
@@ -866,13 +1320,24 @@ def build_parser() -> argparse.ArgumentParser:
         "embedded on the fly with --model. Prints the top-k hits; --output writes them as JSON.",
         epilog="examples:\n"
         "  slimkit search ucla.slimidx --queries ucla.npy --rows 0 1 2 -k 5\n"
+        "  slimkit search ucla.slimidx --queries ucla.npy --ids a01_s01_e00_v01 --exclude-self -o hits.json\n"
         "  slimkit search ucla.slimidx --queries new_clips/ --layout kinect20 -m runs/ucla/encoder\n"
         "  slimkit search gallery.slimidx --queries q.npy -k 10 -o hits.json --quiet\n",
     )
     p.add_argument("index", help="index saved by 'slimkit index'")
     p.add_argument("--queries", required=True, help="query embeddings (.npy) or a data file (with --model)")
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
-    p.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rows", type=int, nargs="+", help="only these query rows (0-based positions)")
+    which.add_argument(
+        "--ids", dest="query_ids", nargs="+", metavar="ID",
+        help="only the queries with these ids (from the queries' sidecar, e.g. sequence names)",
+    )
+    p.add_argument(
+        "--exclude-self",
+        action="store_true",
+        help="leave a query's own id out of its hits (when the queries are also in the index)",
+    )
     p.add_argument("--output", "-o", help="write the results as JSON")
     p.add_argument(
         "--iou-threshold", type=float, default=0.0,
@@ -906,10 +1371,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
         "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
-        "  slimkit evaluate penn/labels --train-split train --test-split test -m runs/penn/encoder -k 1 5\n",
+        "  slimkit evaluate penn/labels -m runs/penn/encoder -k 1 5 -o penn_eval.json\n"
+        "  slimkit embed nw-ucla/all_sqe -m slimkit/slim-nwucla-tiny -o ucla.npy && slimkit evaluate ucla.npy\n"
+        "\nWithout --test or --train-split/--test-split, the data's own split is used (train/test, xsub_train/"
+        "xsub_val, ...).\n",
     )
     p.add_argument(
-        "train", help="labelled training data (the kNN gallery); also the test data with --test-split"
+        "train",
+        help="labelled training data (the kNN gallery), or embeddings .npy written by 'slimkit embed'; also "
+        "the test data when --test is not given",
     )
     p.add_argument("--test", help="labelled test data (default: TRAIN with --test-split)")
     p.add_argument("--train-split", help="named split of TRAIN, e.g. xsub_train")
@@ -928,8 +1398,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --linear-probe: save encoder + probe head + class names as a classifier folder for "
         "'slimkit predict' (its card states the data, protocol and accuracy)",
     )
-    p.add_argument("--output", "-o", help="write the results as JSON")
-    _common(p)
+    p.add_argument(
+        "--output", "-o",
+        help="write the results as JSON (top-1, top-5, mean per-class accuracy, per-class accuracy and the "
+        "confusion matrix of each evaluation), with one confusion-matrix PNG per evaluation beside it",
+    )
+    p.add_argument("--no-plots", action="store_true", help="with --output, write no confusion-matrix PNGs")
+    _common(p, model_required=False)
     _trust_pickle_option(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -961,6 +1436,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--quiet", "-q", action="store_true", help="no printout when -o is given")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "models",
+        help="list the pretrained encoders available offline (shipped and cached)",
+        formatter_class=_Formatter,
+        description="List the encoders that 'from_pretrained' and '--model' load without a network: those "
+        "shipped inside the package, then slimkit models in the Hugging Face cache, with the layout, input "
+        "channels, frames, width and training data of each.",
+        epilog="examples:\n"
+        "  slimkit models\n"
+        "  slimkit models ucla -v\n"
+        "  slimkit models 'slimkit/*' --json\n",
+    )
+    p.add_argument("filter", nargs="?", help="wildcard pattern or substring of the name, layout or data")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print each model card's results")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser(
+        "plot-metrics",
+        help="draw a pretraining run's loss and kNN monitor curves to a PNG",
+        formatter_class=_Formatter,
+        description="Read RUN_DIR/metrics.jsonl (written by 'slimkit pretrain') and draw one panel per "
+        "metric: loss, its MFM and GLCL terms, the kNN monitor, the learning rate.",
+        epilog="examples:\n"
+        "  slimkit plot-metrics runs/x\n"
+        "  slimkit plot-metrics runs/x -o loss.png --keys loss knn_top1\n",
+    )
+    p.add_argument("run_dir", help="the run's output folder (or its metrics.jsonl)")
+    p.add_argument("--output", "-o", help="image to write (default: RUN_DIR/metrics.png)")
+    p.add_argument("--keys", nargs="+", help="metrics to draw (default: all but epoch, momentum, samples/s)")
+    p.set_defaults(func=_cmd_plot_metrics)
     return parser
 
 
@@ -981,6 +1488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    _RUN_OPTIONS.clear()
+    _RUN_OPTIONS["trust_pickle"] = bool(getattr(args, "trust_pickle", False))
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `slimkit search ... | head`

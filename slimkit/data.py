@@ -1,6 +1,7 @@
-"""Read skeleton data sets in their original formats into one :class:`SkeletonDataset`.
+"""Read skeleton data sets in their original formats into one [`SkeletonDataset`][slimkit.data.SkeletonDataset].
 
-``load(path)`` recognises the format of a file or a folder and returns a :class:`SkeletonDataset` whose items
+``load(path)`` recognises the format of a file or a folder and returns a
+[`SkeletonDataset`][slimkit.data.SkeletonDataset] whose items
 are ``(sequence, label)``: ``sequence`` is a float32 numpy array ``(M, T, V, C)`` (persons, frames, joints,
 channels), ``label`` an int (``-1`` when unknown). Supported formats and their readers:
 
@@ -19,10 +20,10 @@ zero filling that NTU-style files use for absent persons and frames). Person slo
 stores them (an absent second person of a CTR-GCN row is an all-NaN person); zero-padded frames at the end of
 fixed-length arrays are cut off, so ``T`` differs between items.
 
-Pickles can run arbitrary code when loaded: :func:`read_pyskl` therefore unpickles through a restricted
-unpickler that admits only builtin containers and numpy arrays, dtypes and scalars (what pyskl files hold) and
-refuses any other object with an error naming it. ``trust_pickle=True`` (``--trust-pickle`` on the command
-line) lifts the restriction, for files you made yourself or trust.
+Pickles can run arbitrary code when loaded: [`read_pyskl`][slimkit.data.read_pyskl] therefore unpickles
+through a restricted unpickler that admits only builtin containers and numpy arrays, dtypes and scalars (what
+pyskl files hold) and refuses any other object with an error naming it. ``trust_pickle=True``
+(``--trust-pickle`` on the command line) lifts the restriction, for files you made yourself or trust.
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ class SkeletonDataset(Dataset):
 
     Items are ``(sequence, label)``: ``sequence`` a float32 array ``(M, T, V, C)`` with missing joints, frames
     and persons as ``NaN``; ``label`` an int, ``-1`` when unknown. Sequences may differ in ``T`` (and ``M``);
-    batch them with :func:`collate` or :class:`PrepareCollate`. A dataset can be passed to
+    batch them with [`collate`][slimkit.data.collate] or [`PrepareCollate`][slimkit.data.PrepareCollate]. A dataset
+    can be passed to
     ``SLiMEncoder.embed`` directly.
 
     Args:
@@ -220,7 +222,7 @@ class SkeletonDataset(Dataset):
             ``__getitem__`` (items are then read on access).
         labels: One int per sequence (``-1`` = unknown); default all ``-1``.
         names: One unique string per sequence; default ``"000000"``, ``"000001"``, ...
-        layout: Layout name or :class:`~slimkit.layouts.Layout`; default inferred from ``V`` (and ``C``) of
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout]; default inferred from ``V`` (and ``C``) of
             the first sequence.
         split: Split name -> indices (or names) of its sequences, e.g. ``{"train": [...], "test": [...]}``.
         classes: Class names, ``classes[label]`` naming a label, when known.
@@ -351,7 +353,8 @@ class SkeletonDataset(Dataset):
             key: A split name (``"train"``, ``"test"``, ``"xsub_val"``...), indices, or a boolean mask.
 
         Returns:
-            A :class:`SkeletonDataset` with the chosen sequences in the given order; its ``split`` keeps each
+            A [`SkeletonDataset`][slimkit.data.SkeletonDataset] with the chosen sequences in the given order; its
+            ``split`` keeps each
             split's members that it contains, renumbered.
         """
         n = len(self)
@@ -387,13 +390,14 @@ class SkeletonDataset(Dataset):
         return out
 
     def to_layout(self, target: str | Layout) -> SkeletonDataset:
-        """The same sequences converted to another layout (see :func:`slimkit.layouts.convert_layout`).
+        """The same sequences converted to another layout (see
+        [`slimkit.layouts.convert_layout`][slimkit.layouts.convert_layout]).
 
         Args:
             target: Target layout; joints the source lacks come out ``NaN``.
 
         Returns:
-            A :class:`SkeletonDataset` that converts each sequence on access.
+            A [`SkeletonDataset`][slimkit.data.SkeletonDataset] that converts each sequence on access.
         """
         tgt = get_layout(target).name
         if tgt == self.layout:
@@ -422,7 +426,8 @@ def collate(
     which ``SLiMEncoder.embed`` ignores, so a padded batch embeds like its unpadded items).
 
     Args:
-        batch: ``(sequence (M, T, V, C) or (T, V, C), label)`` items, e.g. from a :class:`SkeletonDataset`.
+        batch: ``(sequence (M, T, V, C) or (T, V, C), label)`` items, e.g. from a
+            [`SkeletonDataset`][slimkit.data.SkeletonDataset].
         pad_value: Value of the padding.
 
     Returns:
@@ -459,10 +464,10 @@ class PrepareCollate:
     """DataLoader ``collate_fn`` that runs the encoder's preprocessing on each batch.
 
     Gives ``(x, labels)`` with ``x`` the ``(N, max_persons, num_frames, V, C)`` tensor that
-    ``SLiMEncoder.forward`` reads (see :func:`slimkit.preprocessing.prepare_batch`).
+    ``SLiMEncoder.forward`` reads (see [`slimkit.preprocessing.prepare_batch`][slimkit.preprocessing.prepare_batch]).
 
     Args:
-        config: The encoder's :class:`~slimkit.SLiMConfig` (frames, persons, centring...).
+        config: The encoder's [`SLiMConfig`][slimkit.config.SLiMConfig] (frames, persons, centring...).
         layout: Layout of the data; default ``config.layout``.
     """
 
@@ -645,7 +650,7 @@ def read_ntu_skeleton(
     (``SsssCcccPpppRrrrAaaa``): ``xsub_train`` / ``xsub_val`` (the training subjects of NTU-120, which
     contain those of NTU-60), ``xview_train`` / ``xview_val`` (cameras 2, 3 train) and ``xset_train`` /
     ``xset_val`` (even setups train, NTU-120). A folder is read lazily: a file is parsed when its item is
-    accessed; see :func:`read_ntu_skeleton_file` for the body selection.
+    accessed; see [`read_ntu_skeleton_file`][slimkit.data.read_ntu_skeleton_file] for the body selection.
 
     Args:
         path: A ``.skeleton`` file or a folder holding them.
@@ -655,7 +660,7 @@ def read_ntu_skeleton(
         layout: Must be ``None`` or ``"ntu25"``.
 
     Returns:
-        A :class:`SkeletonDataset` in the ``ntu25`` layout.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``ntu25`` layout.
     """
     p = _path(path)
     lay = _fixed_layout(layout, "ntu25", str(p))
@@ -747,7 +752,7 @@ def read_npz(
         channels: Coordinates per joint (``C``).
 
     Returns:
-        A :class:`SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     p = _path(path)
     lay = get_layout(layout or "ntu25")
@@ -838,7 +843,8 @@ def read_pyskl(
     ``[M, T, V]``. float16 keypoints (the NTU 3-D pickles) become float32. A 2-D joint with score
     ``<= min_score`` and any all-zero joint is ``NaN``. Names are the ``frame_dir``; a split's names that
     are not among the annotations are left out of it. Compressed Kinetics-style entries (``raw_file``) are
-    not supported. The layout is the file's ``layout`` entry (written by :func:`write_pyskl`), else inferred
+    not supported. The layout is the file's ``layout`` entry (written by [`write_pyskl`][slimkit.data.write_pyskl]),
+    else inferred
     from ``V`` and ``C``; mmaction2's NTU 2-D pickles have 17 joints: COCO-17, not NTU-25.
 
     Pickles can run code when loaded, so the file is read by a restricted unpickler that admits only builtin
@@ -854,7 +860,7 @@ def read_pyskl(
             created or trust, e.g. annotations holding objects of your own classes.
 
     Returns:
-        A :class:`SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     from ._safe_pickle import load_pickle
 
@@ -939,7 +945,7 @@ def write_pyskl(
     classes: Sequence[str] | None = None,
     image_size: tuple[int, int] | None = None,
 ) -> Path:
-    """Write sequences as a pyskl / mmaction2 annotation pickle that :func:`load` reads back identically.
+    """Write sequences as a pyskl / mmaction2 annotation pickle that [`load`][slimkit.data.load] reads back identically.
 
     ``C = 3`` writes a 3-D file; ``C = 2`` a 2-D file whose ``keypoint_score`` is ``scores`` or, by
     default, 1 for present joints and 0 for missing ones. Missing (``NaN``) joints are stored as 0, pyskl's
@@ -949,14 +955,15 @@ def write_pyskl(
 
     Args:
         path: Output ``.pkl`` file (written atomically).
-        sequences: Sequences ``(T, V, C)`` / ``(M, T, V, C)``, or a :class:`SkeletonDataset` (its labels,
+        sequences: Sequences ``(T, V, C)`` / ``(M, T, V, C)``, or a [`SkeletonDataset`][slimkit.data.SkeletonDataset]
+            (its labels,
             names, split, layout and classes are the defaults).
         labels: One int per sequence (``-1`` = unknown).
         names: Unique names, stored as ``frame_dir``; default ``"000000"``...
         split: Split name -> indices or names of its sequences.
         layout: Layout name; default inferred from ``V`` and ``C``.
         scores: For 2-D sequences, one ``(M, T, V)`` / ``(T, V)`` score array per sequence.
-        classes: Class names, stored for :func:`read_pyskl`.
+        classes: Class names, stored for [`read_pyskl`][slimkit.data.read_pyskl].
         image_size: ``(height, width)`` stored as ``img_shape`` / ``original_shape`` of 2-D entries;
             default the extent of the coordinates (max + 1).
 
@@ -1044,7 +1051,8 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
 
     Each file holds ``file_name`` (``aAA_sSS_eEE_vVV``), a 1-based ``label`` and ``skeletons`` ``T x 20 x 3``
     (one person, Kinect v1, metres). Items are ``(1, T, 20, 3)`` (``T`` may be 1); labels are 0-based
-    (``label - 1``); ``classes`` are :data:`NWUCLA_CLASSES`. The split is the standard cross-view one:
+    (``label - 1``); ``classes`` are [`NWUCLA_CLASSES`][slimkit.data.NWUCLA_CLASSES]. The split is the standard
+    cross-view one:
     ``train`` = views 1 and 2, ``test`` = view 3. ``meta`` holds ``action``, ``subject``, ``repetition``
     and ``view`` parsed from the name.
 
@@ -1053,7 +1061,7 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
         layout: Must be ``None`` or ``"kinect20"``.
 
     Returns:
-        A :class:`SkeletonDataset` in the ``kinect20`` layout.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``kinect20`` layout.
     """
     p = _path(path)
     lay = _fixed_layout(layout, "kinect20", str(p))
@@ -1106,7 +1114,8 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
 
     ``x``, ``y`` and ``visibility`` ``(T, 13)`` become items ``(1, T, 13, 2)`` in pixels (origin top-left,
     y down) with invisible joints ``NaN``. The layout is ``penn13``, which names joints by the person's own
-    side (the dataset's "left" joints are the person's right). Labels index :data:`PENN_ACTION_CLASSES`
+    side (the dataset's "left" joints are the person's right). Labels index
+    [`PENN_ACTION_CLASSES`][slimkit.data.PENN_ACTION_CLASSES]
     (the 15 action names, sorted); the split is the file's ``train`` flag (``train`` / ``test``).
     ``meta`` holds ``view`` (front, back, left, right), ``image_size`` ``(height, width)`` and ``bbox``.
 
@@ -1115,7 +1124,7 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
         layout: Must be ``None`` or ``"penn13"``; convert with ``dataset.to_layout("coco17")``.
 
     Returns:
-        A :class:`SkeletonDataset` in the ``penn13`` layout.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``penn13`` layout.
     """
     from scipy.io import loadmat
 
@@ -1236,11 +1245,11 @@ def read_npy(
         path: A ``.npy`` file or a folder of them.
         layout: Layout of the joints; required when ``V`` alone does not tell it (e.g. 17 joints in 3-D).
         input_format: ``"auto"`` or an axis order over ``NMTVC`` (see
-            :class:`slimkit.preprocessing.SequenceSource`).
+            [`slimkit.preprocessing.SequenceSource`][slimkit.preprocessing.SequenceSource]).
         labels: One label per sequence.
 
     Returns:
-        A :class:`SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     from .preprocessing import SequenceSource
 
@@ -1300,13 +1309,16 @@ def load(
 ) -> SkeletonDataset:
     """Read a skeleton data set, recognising its format from the file or the files in the folder.
 
-    ``.skeleton`` -> :func:`read_ntu_skeleton`, ``.npz`` -> :func:`read_npz`, ``.pkl`` / ``.pickle`` ->
-    :func:`read_pyskl`, ``.json`` -> :func:`read_nwucla`, ``.mat`` -> :func:`read_penn_action`, ``.npy`` ->
-    :func:`read_npy`. A folder is read when all its recognised files have one of these suffixes
-    (``.skeleton``, ``.json``, ``.mat``, ``.npy``). Motion capture and CSV files are recognised by
-    :func:`slimkit.mocap.detect_reader`: ``.bvh`` -> :func:`slimkit.mocap.read_bvh`, ``.amc`` / ``.asf`` ->
-    :func:`slimkit.mocap.read_amc`, Kinder-Gator ``.csv`` -> :func:`slimkit.kindergator.read_kinder_gator`,
-    also in folders that hold them in subfolders (HDM05's ``train/<class>/``, Kinder-Gator's ``Adults/``).
+    ``.skeleton`` -> [`read_ntu_skeleton`][slimkit.data.read_ntu_skeleton], ``.npz`` ->
+    [`read_npz`][slimkit.data.read_npz], ``.pkl`` / ``.pickle`` ->
+    [`read_pyskl`][slimkit.data.read_pyskl], ``.json`` -> [`read_nwucla`][slimkit.data.read_nwucla], ``.mat`` ->
+    [`read_penn_action`][slimkit.data.read_penn_action], ``.npy`` ->
+    [`read_npy`][slimkit.data.read_npy]. A folder is read when all its recognised files have one of these suffixes
+    (``.skeleton``, ``.json``, ``.mat``, ``.npy``). Motion capture and CSV files are recognised
+    by [`detect_reader`][slimkit.mocap.detect_reader]: ``.bvh`` -> [`read_bvh`][slimkit.mocap.read_bvh],
+    ``.amc`` / ``.asf`` -> [`read_amc`][slimkit.mocap.read_amc], Kinder-Gator ``.csv`` ->
+    [`read_kinder_gator`][slimkit.kindergator.read_kinder_gator], also in folders that hold them in subfolders
+    (HDM05's ``train/<class>/``, Kinder-Gator's ``Adults/``).
 
     Args:
         path: A file or a folder.
@@ -1317,7 +1329,7 @@ def load(
         **kw: Passed to the reader (e.g. ``max_bodies``, ``with_score``, ``input_format``, ``labels``).
 
     Returns:
-        A :class:`SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     p = _path(path)
     from .mocap import detect_reader  # BVH, ASF/AMC, Kinder-Gator CSV; imported here: it imports this module

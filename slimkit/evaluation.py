@@ -1,18 +1,22 @@
 """Evaluation protocols of the skeleton SSL literature, pinned in code and printed with every result.
 
-* :func:`knn_accuracy`: action retrieval as in STARS: test embeddings query a gallery of train embeddings
+* [`knn_accuracy`][slimkit.evaluation.knn_accuracy]: action retrieval as in STARS: test embeddings query a gallery of
+train embeddings
   (cosine, exact FAISS search), top-1 accuracy of the ``k``-nearest-neighbour vote.
-* :func:`linear_probe`: MAMP's linear evaluation: frozen features, ``BatchNorm1d(D, affine=False, eps=1e-6)``
+* [`linear_probe`][slimkit.evaluation.linear_probe]: MAMP's linear evaluation: frozen features, ``BatchNorm1d(D,
+affine=False, eps=1e-6)``
   + ``Linear``, SGD (momentum 0.9, lr 0.1, weight decay 0), batch 256, 100 epochs, per-iteration cosine
   schedule without warm-up; with an encoder, train views are random crops + rotations, the test view a centre
   crop.
-* :func:`finetune`: MAMP's fine-tuning recipe (AdamW, layer-wise lr decay, label smoothing, drop path) with a
+* [`finetune`][slimkit.evaluation.finetune]: MAMP's fine-tuning recipe (AdamW, layer-wise lr decay, label smoothing,
+drop path) with a
   linear head on the pooled embedding.
-* :func:`semi_supervised`: the same on a seeded, class-stratified 1 % / 10 % label subset.
+* [`semi_supervised`][slimkit.evaluation.semi_supervised]: the same on a seeded, class-stratified 1 % / 10 % label
+subset.
 
 Every function takes either precomputed embeddings ``(N, D)`` (``encoder=None``) or, with ``encoder=``, raw
-skeletons in any form :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts, and returns an
-:class:`EvalResult` whose ``str()`` prints the accuracy beside the protocol that produced it.
+skeletons in any form [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts, and returns an
+[`EvalResult`][slimkit.evaluation.EvalResult] whose ``str()`` prints the accuracy beside the protocol that produced it.
 Accuracies are fractions in ``[0, 1]``, measured once at the end of training (no selection of the best
 epoch on the test set).
 """
@@ -40,6 +44,7 @@ __all__ = [
     "finetune",
     "semi_supervised",
     "stratified_subset",
+    "center_view_embeddings",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,9 +65,17 @@ class EvalResult:
         accuracy: Top-1 accuracy, a fraction in ``[0, 1]``.
         protocol: Human-readable description of the protocol (split sizes, views, recipe, seed).
         metrics: Further figures (``top5`` where defined, ``num_train``, ``num_test``, ``num_classes``...).
-        model: The trained classifier (``None`` for kNN): for :func:`linear_probe`, the BN + Linear head on
-            features; for :func:`finetune`, a module mapping prepared skeletons ``(N, M, T, V, C)`` to logits.
+        model: The trained classifier (``None`` for kNN): for [`linear_probe`][slimkit.evaluation.linear_probe], the
+            BN + Linear head on
+            features; for [`finetune`][slimkit.evaluation.finetune], a module mapping prepared skeletons ``(N, M, T,
+            V, C)`` to logits.
         classes: The class labels, in the order of the classifier's outputs.
+        predictions: ``(Q,)`` predicted class of each test item, as an index into ``classes``, where the
+            protocol makes one (kNN, linear probe).
+        targets: ``(Q,)`` true class of each test item, an index into ``classes`` (``-1``: a class the
+            train set lacks).
+        scores: ``(Q, len(classes))`` class scores that rank the classes for top-5: the probe's logits; for
+            kNN, the votes among the ``k`` nearest, ties broken by each class's best cosine similarity.
     """
 
     accuracy: float
@@ -70,6 +83,9 @@ class EvalResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
     classes: np.ndarray | None = field(default=None, repr=False)
+    predictions: np.ndarray | None = field(default=None, repr=False)
+    targets: np.ndarray | None = field(default=None, repr=False)
+    scores: np.ndarray | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return f"top-1 {100 * self.accuracy:.2f} %  [{self.protocol}]"
@@ -267,6 +283,34 @@ def _accuracy(logits: torch.Tensor, y: np.ndarray) -> tuple[float, float]:
     return top1, top5
 
 
+def center_view_embeddings(
+    data: Any,
+    encoder: SLiMEncoder,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    input_format: str = "auto",
+) -> np.ndarray:
+    """The features [`knn_accuracy`][slimkit.evaluation.knn_accuracy] computes with ``encoder=``, once.
+
+    Each sequence is encoded on the evaluation's centre view (crop ``p = 0.95`` of the valid frames,
+    resampled to ``num_frames``); the pooled features are not normalised. Pass them to ``knn_accuracy`` with
+    several ``k`` (or to ``linear_probe``) to embed a set once.
+
+    Args:
+        data: Skeletons in any form ``SLiMEncoder.embed`` accepts.
+        encoder: The frozen encoder.
+        batch_size: Sequences per forward pass.
+        device: Torch device (default: CUDA when available).
+        input_format: Axis order of array input.
+
+    Returns:
+        ``(N, D)`` float32 features.
+    """
+    dev = _device(device)
+    encoder.to(dev)
+    return _center_features(encoder, _Skeletons(data, encoder, input_format, "data"), dev, batch_size).numpy()
+
+
 # ---- kNN ---------------------------------------------------------------------------------------------------
 def knn_accuracy(
     train_emb: Any,
@@ -284,12 +328,13 @@ def knn_accuracy(
     """kNN action-retrieval accuracy (STARS' protocol): test items query a gallery of train items.
 
     Embeddings are L2-normalised and compared by cosine similarity through an exact FAISS search
-    (:class:`~slimkit.Retriever`, ``index="flat"``). ``k = 1`` takes the nearest neighbour's label; ``k > 1``
+    ([`Retriever`][slimkit.retrieval.Retriever], ``index="flat"``). ``k = 1`` takes the nearest neighbour's label; ``k
+    > 1``
     takes a uniform vote of the ``k`` nearest, ties going to the lowest label (in sorted order).
 
     Args:
         train_emb: ``(N, D)`` gallery embeddings, or with ``encoder`` the train skeletons (anything
-            :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+            [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels`` (a ``SkeletonDataset``).
         test_emb: ``(Q, D)`` query embeddings, or skeletons with ``encoder``.
         test_labels: ``Q`` labels; ``None`` reads ``test_emb.labels``.
@@ -298,11 +343,11 @@ def knn_accuracy(
             of the valid frames, resampled to ``num_frames``).
         batch_size: Sequences per encoder forward pass.
         device: Torch device for the encoder (default: CUDA when available).
-        input_format: Axis order of array input (see :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>`).
-        num_threads: FAISS threads (see :class:`~slimkit.Retriever`).
+        input_format: Axis order of array input (see [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed]).
+        num_threads: FAISS threads (see [`Retriever`][slimkit.retrieval.Retriever]).
 
     Returns:
-        An :class:`EvalResult` with the top-1 accuracy of the vote.
+        An [`EvalResult`][slimkit.evaluation.EvalResult] with the top-1 accuracy of the vote.
     """
     from .retrieval import Retriever
 
@@ -341,6 +386,9 @@ def knn_accuracy(
         np.add.at(votes, (rows[valid], hits.labels[valid]), 1)
         pred = votes.argmax(1)  # argmax takes the first maximum: the lowest label wins ties
     acc = float(np.mean(pred == y_test))
+    scores = _knn_class_scores(x_train, y_train, x_test, len(classes), hits.labels, pred)
+    from .metrics import mean_class_accuracy, top_k_accuracy
+
     vote = "nearest neighbour's label" if k == 1 else "uniform vote, ties to the lowest label"
     protocol = (
         f"kNN (STARS): k={k}, {vote}; cosine on L2-normalised {views}; exact FAISS search; gallery = "
@@ -349,9 +397,49 @@ def knn_accuracy(
     return EvalResult(
         acc,
         protocol,
-        {"k": k, "num_train": len(x_train), "num_test": len(x_test), "num_classes": len(classes)},
+        {
+            "k": k,
+            "top5": top_k_accuracy(y_test, scores, 5),
+            "mean_class_accuracy": mean_class_accuracy(y_test, pred, len(classes)),
+            "num_train": len(x_train),
+            "num_test": len(x_test),
+            "num_classes": len(classes),
+        },
         classes=classes,
+        predictions=np.asarray(pred, dtype=np.int64),
+        targets=y_test,
+        scores=scores,
     )
+
+
+def _knn_class_scores(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    num_classes: int,
+    hit_labels: np.ndarray,
+    pred: np.ndarray,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """``(Q, C)`` class scores for top-5 of a kNN vote: votes among the k nearest first, then each class's
+    best cosine similarity; the voted class ``pred`` always ranks first (so top-1 is the vote)."""
+    g = F.normalize(torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)), dim=1)
+    yt = torch.from_numpy(y_train.astype(np.int64))
+    out = np.empty((len(x_test), num_classes), dtype=np.float32)
+    for s in range(0, len(x_test), chunk):
+        q = F.normalize(torch.from_numpy(np.ascontiguousarray(x_test[s : s + chunk], dtype=np.float32)), dim=1)
+        sim = q @ g.T
+        best = torch.full((len(q), num_classes), -1.0).scatter_reduce(
+            1, yt.expand(len(q), -1), sim, reduce="amax", include_self=True
+        )
+        out[s : s + chunk] = best.numpy() + 1.0  # in [0, 2]
+    votes = np.zeros_like(out)
+    valid = hit_labels >= 0
+    rows = np.broadcast_to(np.arange(len(x_test))[:, None], hit_labels.shape)
+    np.add.at(votes, (rows[valid], hit_labels[valid]), 1)
+    out += 4.0 * votes  # votes dominate: similarity only orders classes with equal votes
+    out[np.arange(len(x_test)), pred] = out.max(1) + 1.0
+    return out
 
 
 # ---- linear probe ------------------------------------------------------------------------------------------
@@ -373,6 +461,7 @@ def linear_probe(
     seed: int = 0,
     input_format: str = "auto",
     embed_batch_size: int = 64,
+    show_progress_bar: bool | None = None,
 ) -> EvalResult:
     """Linear evaluation exactly as MAMP: a linear classifier on frozen features.
 
@@ -391,7 +480,7 @@ def linear_probe(
 
     Args:
         train_emb: ``(N, D)`` train features, or with ``encoder`` the train skeletons (anything
-            :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+            [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels``.
         test_emb: ``(Q, D)`` test features, or skeletons with ``encoder``.
         test_labels: ``Q`` labels; ``None`` reads ``test_emb.labels``.
@@ -405,11 +494,14 @@ def linear_probe(
         augment: With ``encoder``, use MAMP's random train views (``False``: the centre view, encoded once).
         device: Torch device (default: CUDA when available).
         seed: Seed of the classifier's initialisation, the batch order and the augmentations.
-        input_format: Axis order of array input (see :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>`).
+        input_format: Axis order of array input (see [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed]).
         embed_batch_size: Sequences per encoder forward pass when encoding test (and unaugmented train) views.
+        show_progress_bar: A tqdm bar over the epochs, with the loss; ``None`` shows it on a terminal when an
+            encoder is given (then each epoch re-encodes the train set and the probe runs for minutes).
 
     Returns:
-        An :class:`EvalResult`; ``model`` is the trained BN + Linear head (on ``device``, eval mode).
+        An [`EvalResult`][slimkit.evaluation.EvalResult]; ``model`` is the trained BN + Linear head (on ``device``,
+        eval mode).
     """
     epochs = _check_pos_int(epochs, "epochs")
     batch_size = _check_pos_int(batch_size, "batch_size", 2)
@@ -458,8 +550,13 @@ def linear_probe(
         # (20x slower than one thread on a loaded 2-core machine, measured).
         torch.set_num_threads(1)
     try:
+        if show_progress_bar is None:
+            disable = None if encoder is not None else True
+        else:
+            disable = not show_progress_bar
         _train_probe(
-            head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev
+            head, opt, x_train, y_t, sk_train, encoder, n_train, batch_size, epochs, total, warm, lr, g, dev,
+            disable,
         )
     finally:
         torch.set_num_threads(threads)
@@ -469,6 +566,9 @@ def linear_probe(
     with torch.no_grad():
         logits = torch.cat([head(x_test[s : s + 4096].to(dev)).cpu() for s in range(0, len(x_test), 4096)])
     top1, top5 = _accuracy(logits, y_test)
+    pred = logits.argmax(1).numpy()
+    from .metrics import mean_class_accuracy
+
     if encoder is None:
         views = "precomputed features"
     elif augment:
@@ -495,6 +595,7 @@ def linear_probe(
         protocol,
         {
             "top5": top5,
+            "mean_class_accuracy": mean_class_accuracy(y_test, pred, len(classes)),
             "num_train": n_train,
             "num_test": len(x_test),
             "num_classes": len(classes),
@@ -503,6 +604,9 @@ def linear_probe(
         },
         model=head,
         classes=classes,
+        predictions=np.asarray(pred, dtype=np.int64),
+        targets=y_test,
+        scores=logits.numpy(),
     )
 
 
@@ -521,9 +625,13 @@ def _train_probe(
     lr: float,
     g: torch.Generator,
     dev: torch.device,
+    disable: bool | None = True,
 ) -> None:
+    from tqdm.auto import tqdm
+
     step = 0
-    for epoch in range(epochs):
+    bar = tqdm(range(epochs), desc="linear probe", unit="epoch", disable=disable)
+    for epoch in bar:
         head.train()
         loss_sum = 0.0
         for idx in _batches(n_train, batch_size, g):
@@ -540,7 +648,10 @@ def _train_probe(
             opt.step()
             loss_sum += loss.item()
             step += 1
-        log.info("linear_probe epoch %d/%d loss %.4f", epoch + 1, epochs, loss_sum / max(1, total // epochs))
+        mean_loss = loss_sum / max(1, total // epochs)
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        log.info("linear_probe epoch %d/%d loss %.4f", epoch + 1, epochs, mean_loss)
+    bar.close()
 
 
 # ---- fine-tuning -------------------------------------------------------------------------------------------
@@ -617,7 +728,7 @@ def finetune(
     The caller's encoder is not modified: the result's ``model`` holds the fine-tuned copy.
 
     Args:
-        train_emb: Train skeletons (anything :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts).
+        train_emb: Train skeletons (anything [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts).
             The name matches the other protocols; fine-tuning needs raw skeletons, not embeddings.
         train_labels: ``N`` labels (int or str); ``None`` reads ``train_emb.labels``.
         test_emb: Test skeletons.
@@ -640,7 +751,8 @@ def finetune(
         embed_batch_size: Sequences per forward pass when evaluating.
 
     Returns:
-        An :class:`EvalResult`; ``model`` maps prepared skeletons ``(N, M, T, V, C)`` to logits.
+        An [`EvalResult`][slimkit.evaluation.EvalResult]; ``model`` maps prepared skeletons ``(N, M, T, V, C)`` to
+        logits.
 
     Raises:
         ValueError: ``encoder`` is missing (fine-tuning changes the encoder, so embeddings are not enough).
@@ -790,8 +902,9 @@ def semi_supervised(
 
     The subset keeps ``max(1, round(fraction * n_c))`` samples of every class ``c`` (MAMP draws 1 % / 10 %
     uniformly at random; stratifying guarantees every class is seen). With ``encoder``, the encoder is
-    fine-tuned on the subset (:func:`finetune`, MAMP's semi-supervised recipe); with precomputed embeddings, a
-    linear probe is trained on the subset's frozen features (:func:`linear_probe`).
+    fine-tuned on the subset ([`finetune`][slimkit.evaluation.finetune], MAMP's semi-supervised recipe); with
+    precomputed embeddings, a
+    linear probe is trained on the subset's frozen features ([`linear_probe`][slimkit.evaluation.linear_probe]).
 
     Args:
         train_emb: ``(N, D)`` train embeddings, or skeletons with ``encoder``.
@@ -802,11 +915,12 @@ def semi_supervised(
         encoder: Fine-tune this encoder on the subset instead of probing embeddings.
         seed: Seed of the subset and of training.
         input_format: Axis order of array input.
-        **kwargs: Passed to :func:`finetune` (with ``encoder``) or :func:`linear_probe` (``epochs``,
+        **kwargs: Passed to [`finetune`][slimkit.evaluation.finetune] (with ``encoder``) or
+            [`linear_probe`][slimkit.evaluation.linear_probe] (``epochs``,
             ``batch_size``...).
 
     Returns:
-        An :class:`EvalResult` whose protocol names the fraction and the subset size.
+        An [`EvalResult`][slimkit.evaluation.EvalResult] whose protocol names the fraction and the subset size.
     """
     n = len(train_emb)
     labels = _labels(train_labels, train_emb, "train_labels", n)

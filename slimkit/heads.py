@@ -1,6 +1,7 @@
 """Small heads used by SLiM pretraining (not part of a saved encoder).
 
-* :class:`ProjectionHead`: ``Linear -> LayerNorm -> GELU -> Linear``. Used as the masked-feature predictor
+* [`ProjectionHead`][slimkit.heads.ProjectionHead]: ``Linear -> LayerNorm -> GELU -> Linear``. Used as the
+masked-feature predictor
   (token width -> token width), the contrastive projector (embedding -> ``proj_dim``) and the student-only
   predictor on top of it (``proj_dim -> proj_dim``, as in MoCo v3 / BYOL).
 

@@ -1,6 +1,6 @@
 """Saving and loading encoders: local folders, the Hugging Face Hub, and models shipped with the package.
 
-A saved encoder is a folder with ``config.json`` (the flat :class:`~slimkit.SLiMConfig`), ``model.safetensors``
+A saved encoder is a folder with ``config.json`` (the flat [`SLiMConfig`][slimkit.SLiMConfig]), ``model.safetensors``
 and a model card ``README.md``. Loading is strict and pickle-free: weights come only from safetensors, every
 tensor must match the config's shapes, and config keys are checked by name and type.
 """
@@ -46,11 +46,21 @@ PACKAGED_DIR = Path(__file__).parent / "pretrained"
 PACKAGED_ORG = "slimkit"
 
 
-def list_pretrained() -> list[str]:
-    """Names of the encoders shipped inside the package, usable offline with ``from_pretrained``."""
-    if not PACKAGED_DIR.is_dir():
-        return []
-    return sorted(f"{PACKAGED_ORG}/{p.name}" for p in PACKAGED_DIR.iterdir() if (p / WEIGHTS_NAME).is_file())
+def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
+    """Encoders usable offline with ``from_pretrained``: shipped in the package, then in the Hub cache.
+
+    The same as [`slimkit.list_pretrained`][slimkit.registry.list_pretrained] (see there).
+
+    Args:
+        filter: Wildcard pattern or substring of the name, layout or training data.
+        info: Return [`ModelInfo`][slimkit.registry.ModelInfo] records instead of names.
+
+    Returns:
+        Names, or ``ModelInfo`` records with ``info=True``.
+    """
+    from .registry import list_pretrained as _list
+
+    return _list(filter, info)
 
 
 def _packaged_folder(name: str) -> Path | None:
@@ -241,11 +251,23 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
         cfg_path, weights_path = _resolve_folder_files(folder)
     elif isinstance(name_or_path, Path) or _looks_like_path(name):
         raise FileNotFoundError(f"{name!r}: no such local folder (and not a Hub repo id of the form 'org/name')")
-    elif (packaged := _packaged_folder(name)) is not None and not _hub_reachable():
+    elif "/" not in name and _packaged_folder(f"{PACKAGED_ORG}/{name}") is None:
+        from .registry import suggest_names
+
+        raise FileNotFoundError(
+            f"{name!r}: not a local folder nor a model name (Hub ids look like 'org/name'); "
+            + suggest_names(name)
+        )
+    elif (packaged := _packaged_folder(name if "/" in name else f"{PACKAGED_ORG}/{name}")) is not None and (
+        "/" not in name or not _hub_reachable()
+    ):
         # a model shipped with slimkit, and no network: skip huggingface_hub's ~20 s of retries
-        logger.info("Hub unreachable: using the copy of %s shipped with slimkit", name)
+        logger.info("using the copy of %s shipped with slimkit", name)
         cfg_path, weights_path = _resolve_folder_files(packaged)
     else:
+        if not local_files_only and not _hub_reachable():
+            # no network: look in the cache only, and fail at once (not after ~30 s of retries) when it is not there
+            local_files_only = True
         try:
             common = dict(repo_id=name, revision=revision, cache_dir=cache_dir, force_download=force_download,
                           token=token, local_files_only=local_files_only)
@@ -260,9 +282,15 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
                 OSError) as e:
             packaged = _packaged_folder(name)
             if packaged is None:
+                from .registry import suggest_names
+
+                if local_files_only:
+                    why = "not in the local Hub cache, and the Hub was not asked (offline or unreachable)"
+                else:
+                    why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
                 raise OSError(
-                    f"{name!r} is not a local folder, and the Hub repo could not be loaded "
-                    f"({type(e).__name__}: {e})"
+                    f"{name!r} is not a local folder, and the Hub repo could not be loaded ({why}); "
+                    + suggest_names(name)
                 ) from e
             logger.info("using the copy of %s shipped with slimkit (%s)", name, type(e).__name__)
             cfg_path, weights_path = _resolve_folder_files(packaged)

@@ -1,6 +1,7 @@
 """Skeleton layouts: joint names, the kinematic tree, left/right pairs and body parts.
 
-A :class:`Layout` is what turns a bare ``(T, V, C)`` array into a skeleton: it says which joint is which, how
+A [`Layout`][slimkit.layouts.Layout] is what turns a bare ``(T, V, C)`` array into a skeleton: it says which joint is
+which, how
 they connect (``parents``, a tree rooted at one joint), how to mirror them, which joints make the centre used
 for centring, and how they group into the body parts that semantic tube masking and part tokens use.
 
@@ -344,7 +345,7 @@ def register_layout(layout: Layout, overwrite: bool = False) -> Layout:
 
 
 def get_layout(name: str | Layout) -> Layout:
-    """Return the layout registered as ``name`` (a :class:`Layout` is passed through)."""
+    """Return the layout registered as ``name`` (a [`Layout`][slimkit.layouts.Layout] is passed through)."""
     if isinstance(name, Layout):
         return name
     if not isinstance(name, str):

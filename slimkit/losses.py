@@ -1,14 +1,16 @@
 """SLiM's two decoder-free losses, as plain modules on tensors (lightly-style).
 
-* :class:`MaskedFeatureLoss` (MFM): the student, fed a view with masked tokens, predicts through a light head
+* [`MaskedFeatureLoss`][slimkit.losses.MaskedFeatureLoss] (MFM): the student, fed a view with masked tokens, predicts
+through a light head
   the EMA teacher's token features of the unmasked view. Targets are the teacher's features layer-normalised
   without affine parameters (data2vec's recipe); only masked tokens of present persons count. No decoder,
   no coordinate reconstruction.
-* :class:`GlobalLocalContrastiveLoss` (GLCL): InfoNCE between the student's pooled projections of every view
+* [`GlobalLocalContrastiveLoss`][slimkit.losses.GlobalLocalContrastiveLoss] (GLCL): InfoNCE between the student's
+pooled projections of every view
   (global and local temporal crops) and the teacher's projections of the *other* global views of the same
   sequence; the teacher projections of other sequences are the negatives, gathered from every process in a
   distributed run.
-* :class:`SLiMLoss`: ``total = mfm_weight * MFM + glcl_weight * GLCL``.
+* [`SLiMLoss`][slimkit.losses.SLiMLoss]: ``total = mfm_weight * MFM + glcl_weight * GLCL``.
 
 Both losses are means over samples of a per-sample loss, so averaging gradients over processes (DDP) gives
 the gradient of the loss on the whole global batch.
@@ -176,8 +178,8 @@ class SLiMLoss(nn.Module):
     """``mfm_weight * MFM + glcl_weight * GLCL``.
 
     Args:
-        mfm_weight: Weight of :class:`MaskedFeatureLoss`.
-        glcl_weight: Weight of :class:`GlobalLocalContrastiveLoss`.
+        mfm_weight: Weight of [`MaskedFeatureLoss`][slimkit.losses.MaskedFeatureLoss].
+        glcl_weight: Weight of [`GlobalLocalContrastiveLoss`][slimkit.losses.GlobalLocalContrastiveLoss].
         temperature: GLCL temperature.
         mfm_kind: MFM per-token loss kind.
     """

@@ -83,7 +83,7 @@ class SLiMEncoder(
     """SLiM skeleton encoder with ``embed()`` and Hugging Face Hub save/load.
 
     Args:
-        config: A :class:`~slimkit.SLiMConfig` (or a dict of its fields). Defaults to ``SLiMConfig()``.
+        config: A [`SLiMConfig`][slimkit.config.SLiMConfig] (or a dict of its fields). Defaults to ``SLiMConfig()``.
 
     Example:
         ```python
@@ -416,7 +416,7 @@ class SLiMEncoder(
         """Load an encoder from a local folder, the Hub cache or the Hub.
 
         Weights load only from ``model.safetensors`` and strictly: a missing, unexpected or mis-shaped tensor
-        is an error naming it. A name in ``slimkit.hub.list_pretrained()`` (e.g. ``"slimkit/slim-nwucla-small"``)
+        is an error naming it. A name in ``slimkit.list_pretrained()`` (e.g. ``"slimkit/slim-nwucla-tiny"``)
         falls back to the copy shipped inside the package when the Hub cannot be reached.
 
         Args:

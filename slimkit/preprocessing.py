@@ -6,7 +6,7 @@ The pipeline for one sequence ``(M, T, V, C)``:
    for 2-D models fed ``(x, y, score)``, a joint with ``score <= min_score`` is missing too;
 2. frames with no valid joint (zero padding) are dropped; persons with no valid joint are dropped, and at
    most ``max_persons`` persons (the most visible ones) are kept;
-3. optional centring, view alignment (3-D) and scale normalisation (see :class:`~slimkit.SLiMConfig`);
+3. optional centring, view alignment (3-D) and scale normalisation (see [`SLiMConfig`][slimkit.config.SLiMConfig]);
 4. linear resampling of the valid frames to ``num_frames``;
 5. absent persons are padded with ``NaN`` up to ``max_persons``.
 

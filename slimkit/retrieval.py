@@ -1,4 +1,4 @@
-"""Nearest-neighbour search over embeddings, on FAISS: :class:`Retriever`.
+"""Nearest-neighbour search over embeddings, on FAISS: [`Retriever`][slimkit.retrieval.Retriever].
 
 ```python
 r = Retriever(dim=256)                          # cosine, exact ("flat"), GPU when faiss-gpu sees one
@@ -7,7 +7,8 @@ hits = r.search(q, k=5)                         # hits.ids, hits.scores, hits.la
 r.save("gallery.slimidx"); r = Retriever.load("gallery.slimidx")
 ```
 
-FAISS is imported on first use (constructing a :class:`Retriever`), never at ``import slimkit``. Install
+FAISS is imported on first use (constructing a [`Retriever`][slimkit.retrieval.Retriever]), never at ``import
+slimkit``. Install
 exactly one of ``pip install 'slimkit[faiss]'`` (faiss-cpu) or ``pip install 'slimkit[gpu]'`` (faiss-gpu,
 Linux x86_64).
 
@@ -128,7 +129,7 @@ class _RWLock:
 
 @dataclass
 class SearchResult:
-    """Hits of :meth:`Retriever.search`, one row per query, best first.
+    """Hits of [`Retriever.search`][slimkit.retrieval.Retriever.search], one row per query, best first.
 
     Unpacks as ``ids, scores, labels = result`` and reads like a dict (``result["ids"]``).
 
@@ -301,7 +302,8 @@ class Retriever:
         nprobe: IVF lists visited per query; ``None`` uses ``max(1, nlist // 8)``. Higher: better recall,
             slower.
         train_size: IVF only. Vectors are kept in an exact flat index until this many (and at least ``nlist``)
-            have been added; the IVF is then trained on all of them and they move into it. Call :meth:`train`
+            have been added; the IVF is then trained on all of them and they move into it. Call
+            [`train`][slimkit.retrieval.Retriever.train]
             to train earlier.
         hnsw_m: HNSW graph degree ``M``.
         ef_construction: HNSW build-time beam width.
@@ -683,7 +685,7 @@ class Retriever:
 
         Flat and IVF indexes delete the vectors. HNSW graphs cannot delete: removed items become tombstones
         that searches skip (via a FAISS ``IDSelector``), and the graph is rebuilt without them once they make
-        up a quarter of it (or when you call :meth:`compact`).
+        up a quarter of it (or when you call [`compact`][slimkit.retrieval.Retriever.compact]).
 
         Args:
             ids: One id or a sequence of ids; each must be present.
@@ -752,8 +754,8 @@ class Retriever:
             ef_search: HNSW beam width for this call (default: the Retriever's ``ef_search``).
 
         Returns:
-            A :class:`SearchResult` with ``(Q, min(k, len(self)))`` ``ids``, ``scores`` and ``labels``, best
-            first.
+            A [`SearchResult`][slimkit.retrieval.SearchResult] with ``(Q, min(k, len(self)))`` ``ids``,
+            ``scores`` and ``labels``, best first.
 
         Raises:
             ValueError: Empty Retriever, wrong query width, non-finite queries, or ``k < 1``.
@@ -865,7 +867,7 @@ class Retriever:
         The file is written under a temporary name in the same folder and moved into place with
         ``os.replace``, so readers see either the old file or the complete new one. It holds a JSON header
         (format version, configuration, section lengths and SHA-256 checksums) followed by the FAISS index and
-        the item table; :meth:`load` verifies all of it.
+        the item table; [`load`][slimkit.data.load] verifies all of it.
 
         Args:
             path: Target file (conventionally ``*.slimidx``); its folder is created if needed.
@@ -916,10 +918,11 @@ class Retriever:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto", num_threads: int | None = None) -> Retriever:
-        """Load a Retriever written by :meth:`save`, verifying its format version, lengths and checksums.
+        """Load a Retriever written by [`save`][slimkit.retrieval.Retriever.save], verifying its format version,
+        lengths and checksums.
 
         Args:
-            path: File written by :meth:`save`.
+            path: File written by [`save`][slimkit.retrieval.Retriever.save].
             device: Where to search (as in the constructor); the file itself is device-independent.
             num_threads: FAISS threads (as in the constructor); ``None`` keeps the saved setting.
 
@@ -1048,11 +1051,11 @@ class Retriever:
         """Embed skeletons with an encoder and index them, recording the encoder's config in ``info``.
 
         Args:
-            encoder: A :class:`~slimkit.SLiMEncoder`.
-            skeletons: Anything :meth:`SLiMEncoder.embed <slimkit.SLiMEncoder.embed>` accepts.
-            ids: Item ids (see :meth:`add`).
-            labels: Item labels (see :meth:`add`).
-            metadata: Item metadata (see :meth:`add`).
+            encoder: A [`SLiMEncoder`][slimkit.model.SLiMEncoder].
+            skeletons: Anything [`SLiMEncoder.embed`][slimkit.model.SLiMEncoder.embed] accepts.
+            ids: Item ids (see [`add`][slimkit.retrieval.Retriever.add]).
+            labels: Item labels (see [`add`][slimkit.retrieval.Retriever.add]).
+            metadata: Item metadata (see [`add`][slimkit.retrieval.Retriever.add]).
             batch_size: Sequences per forward pass of the encoder.
             device: Torch device for the encoder (default: CUDA when available).
             **kwargs: Passed to the constructor (``metric``, ``index``, ``device`` is the torch one here, so

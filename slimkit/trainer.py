@@ -9,19 +9,20 @@ trainer.encoder.save_pretrained("my-slim")
 
 One optimizer step on a batch of ``N`` sequences:
 
-1. the loader yields each sequence cleaned by :func:`slimkit.preprocessing.standardize` (missing joints
+1. the loader yields each sequence cleaned by
+   [`slimkit.preprocessing.standardize`][slimkit.preprocessing.standardize] (missing joints
    ``NaN``, empty frames dropped, persons padded to ``max_persons``) and padded in time to the batch's
    longest, with its valid length and its dataset index;
 2. on the training device, each sequence gets ``num_global_views`` global views (crop of
    ``U[global_crop_min, 1]`` of its valid frames resampled to ``num_frames``) and ``num_local_views`` local
    views (``U[local_crop_min, local_crop_max]``, resampled to ``config.local_view_frames``), each augmented
-   independently (:func:`slimkit.transforms.default_augmentation`), and a mask per global view
-   (``config.mask_type``);
-   all random draws come from a :class:`~slimkit.transforms.PerSampleGenerator` keyed by (seed, epoch,
+   independently ([`slimkit.transforms.default_augmentation`][slimkit.transforms.default_augmentation]), and a mask
+   per global view (``config.mask_type``);
+   all random draws come from a [`PerSampleGenerator`][slimkit.transforms.PerSampleGenerator] keyed by (seed, epoch,
    dataset index), so a sequence gets the same views in any process, batch or resumed run;
 3. the EMA teacher (encoder + projector, never wrapped in DDP) encodes the unmasked global views; the student
    encodes the masked global views and the local views; loss = ``mfm_weight * MFM + glcl_weight * GLCL``
-   (:mod:`slimkit.losses`);
+   ([`slimkit.losses`][slimkit.losses]);
 4. AdamW step (no weight decay on norms, biases and embeddings), cosine lr with linear warmup, gradient
    clipping, then the EMA update with a cosine momentum schedule ``ema_momentum -> ema_momentum_end``.
 
@@ -92,7 +93,7 @@ class PretrainDataset(Dataset):
     """Items ``(sequence (max_persons, T', V, C) float32 tensor, index)``: cleaned, not resampled.
 
     Args:
-        source: A :class:`~slimkit.preprocessing.SequenceSource`.
+        source: A [`SequenceSource`][slimkit.preprocessing.SequenceSource].
         config: The encoder's config (cleaning options, layout, persons).
         name: Name used in error messages.
     """
@@ -203,7 +204,7 @@ class SLiMPretrainModel(nn.Module):
     One ``forward`` call computes the whole loss, so DistributedDataParallel sees one forward per step.
 
     Args:
-        encoder: The student :class:`~slimkit.SLiMEncoder`.
+        encoder: The student [`SLiMEncoder`][slimkit.model.SLiMEncoder].
     """
 
     def __init__(self, encoder: SLiMEncoder) -> None:
@@ -405,10 +406,11 @@ class Trainer:
     """Pretrain a SLiM encoder (masked feature modeling + global-local contrastive, EMA teacher).
 
     Args:
-        config_or_encoder: A :class:`~slimkit.SLiMConfig` (a new encoder is initialised from ``seed``), a dict
-            of config fields, an existing :class:`~slimkit.SLiMEncoder` (trained in place), or a pretrained
+        config_or_encoder: A [`SLiMConfig`][slimkit.config.SLiMConfig] (a new encoder is initialised from ``seed``), a
+            dict
+            of config fields, an existing [`SLiMEncoder`][slimkit.model.SLiMEncoder] (trained in place), or a pretrained
             name / folder to continue from.
-        train_data: Sequences in any form :class:`~slimkit.preprocessing.SequenceSource` accepts: an array
+        train_data: Sequences in any form [`SequenceSource`][slimkit.preprocessing.SequenceSource] accepts: an array
             ``(N, M, T, V, C)``, a list of ``(T, V, C)`` / ``(M, T, V, C)`` sequences of any lengths, or a
             dataset of ``(sequence, label)`` items (labels are ignored).
         output_dir: Folder for checkpoints and metrics; ``fit()`` resumes from the newest checkpoint in it.
@@ -431,7 +433,7 @@ class Trainer:
         save_total_limit: Checkpoints kept (the newest); ``None`` keeps all.
         log_every: Steps per metrics record (``metrics.jsonl``, progress bar, TensorBoard).
         augmentation: Callable ``aug(x, generator=...)`` applied to every view, ``"default"``
-            (:func:`~slimkit.transforms.default_augmentation`) or ``None`` (no augmentation).
+            ([`default_augmentation`][slimkit.transforms.default_augmentation]) or ``None`` (no augmentation).
         eval_data: Optional labelled sequences for a kNN monitor (leave-one-out cosine 1-NN of the student's
             embeddings), run at the end of every ``eval_every`` epochs and of ``fit``.
         eval_labels: Labels of ``eval_data`` when its items are not ``(sequence, label)``.
@@ -449,7 +451,8 @@ class Trainer:
             too, sampled in proportion to the sets' sizes (plain shuffling).
 
     Attributes:
-        encoder: The student :class:`~slimkit.SLiMEncoder`; after ``fit()`` it holds the trained weights (in
+        encoder: The student [`SLiMEncoder`][slimkit.model.SLiMEncoder]; after ``fit()`` it holds the trained weights
+            (in
             eval mode) and ``card_info`` for the model card.
         global_step: Optimizer steps done so far (restored on resume).
         history: Metrics records of this ``fit()`` call (as written to ``metrics.jsonl``).

@@ -8,25 +8,31 @@ signature::
     mask = masker(batch_size, num_patches, groups, generator=None, device=None, motion=None)  # bool (N, L)
 
 with ``L = num_patches * G`` tokens ordered time-major (``token = patch * G + group``, as in
-:meth:`slimkit.SLiMEncoder.token_grid`). ``groups`` is either the number of token groups ``G`` or a ``(G,)``
-tensor giving the body part of each group (:attr:`slimkit.SLiMEncoder.group_part`). Every sample gets exactly
+[`slimkit.SLiMEncoder.token_grid`][slimkit.model.SLiMEncoder.token_grid]). ``groups`` is either the number of token
+groups ``G`` or a ``(G,)``
+tensor giving the body part of each group (`slimkit.SLiMEncoder.group_part`). Every sample gets exactly
 ``num_masked(L)`` masked tokens, where ``num_masked(L) = clamp(round(ratio * L), 1, L - 1)``.
 
-* :class:`SemanticTubeMask` (SLiM): whole body parts over contiguous runs of time patches.
-* :class:`RandomTokenMask`: uniformly random tokens (MAE's masking; ablation baseline).
-* :class:`MotionAwareMask`: MAMP's motion-aware masking (ablation baseline).
+* [`SemanticTubeMask`][slimkit.transforms.SemanticTubeMask] (SLiM): whole body parts over contiguous runs of time
+patches.
+* [`RandomTokenMask`][slimkit.transforms.RandomTokenMask]: uniformly random tokens (MAE's masking; ablation baseline).
+* [`MotionAwareMask`][slimkit.transforms.MotionAwareMask]: MAMP's motion-aware masking (ablation baseline).
 
 **Augmentations** are callables ``t(x, generator=None)`` that take a single numpy or torch sequence
 ``(T, V, C)`` / ``(M, T, V, C)`` or a batch ``(N, M, T, V, C)`` (any device) and return the same type and
 shape; random parameters are drawn per sample (one set for all persons of a sample, since they share one
-scene). They compose with :class:`Compose`, like ``torchvision.transforms.v2``. Missing joints (``NaN``)
-stay missing and valid joints stay valid through every transform. :func:`default_augmentation` builds the
+scene). They compose with [`Compose`][slimkit.transforms.Compose], like ``torchvision.transforms.v2``. Missing joints
+(``NaN``)
+stay missing and valid joints stay valid through every transform.
+[`default_augmentation`][slimkit.transforms.default_augmentation] builds the
 default pipeline (rotation, uniform scale, bone-length-preserving limb perturbation, mirror, jitter);
-:class:`RandomShear` and :class:`RandomAxisScale` change bone lengths and are not in it.
-:class:`TemporalCrop` makes the global and local temporal views.
+[`RandomShear`][slimkit.transforms.RandomShear] and [`RandomAxisScale`][slimkit.transforms.RandomAxisScale] change
+bone lengths and are not in it.
+[`TemporalCrop`][slimkit.transforms.TemporalCrop] makes the global and local temporal views.
 
 **Randomness.** ``generator`` may be a ``torch.Generator``, ``None`` (torch's global generator) or a
-:class:`PerSampleGenerator`, whose draws depend only on a per-sample key (e.g. dataset index and epoch) and on
+[`PerSampleGenerator`][slimkit.transforms.PerSampleGenerator], whose draws depend only on a per-sample key (e.g.
+dataset index and epoch) and on
 the order of the calls: the same sample gets the same crop, rotation and mask whatever batch, process or
 device it lands in. The trainer uses it, which is what makes distributed and resumed runs reproduce a
 single uninterrupted run.
@@ -155,7 +161,8 @@ def _uniform(generator: Generator, shape: Sequence[int], device: torch.device) -
 
 
 def _normal(generator: Generator, shape: Sequence[int], device: torch.device) -> torch.Tensor:
-    """Standard normal numbers via Box-Muller, so that :class:`PerSampleGenerator` supports them too."""
+    """Standard normal numbers via Box-Muller, so that [`PerSampleGenerator`][slimkit.transforms.PerSampleGenerator]
+    supports them too."""
     shape = tuple(shape)
     per_row = math.prod(shape[1:])
     u = _uniform(generator, (shape[0], 2, (per_row + 1) // 2), device)
@@ -394,7 +401,8 @@ class MotionAwareMask(_Mask):
             groups: Token groups ``G`` per patch (or a ``(G,)`` tensor; only its length is used).
             generator: Random source (see the module docs).
             device: Device of the mask.
-            motion: ``(N, P * G)`` non-negative motion per token (see :func:`token_motion`). Required.
+            motion: ``(N, P * G)`` non-negative motion per token (see
+                [`token_motion`][slimkit.transforms.token_motion]). Required.
 
         Returns:
             ``(N, P * G)`` bool, ``True`` = masked.
@@ -435,7 +443,7 @@ def token_motion(x: torch.Tensor, t_patch: int, group_index: torch.Tensor) -> to
         x: ``(N, M, T, V, C)`` view, ``NaN`` = missing.
         t_patch: Frames per temporal patch.
         group_index: ``(G, J)`` joint indices of each token group, padded with ``V``
-            (:attr:`slimkit.SLiMEncoder.group_index`).
+            (`slimkit.SLiMEncoder.group_index`).
 
     Returns:
         ``(N, P * G)`` float32, averaged over the persons present; 0 where nothing is known.
@@ -575,7 +583,7 @@ class Compose(Transform):
         """Apply every transform in turn.
 
         Args:
-            x: Sequence(s) as accepted by :class:`Transform`.
+            x: Sequence(s) as accepted by [`Transform`][slimkit.transforms.Transform].
             generator: Random source passed to each transform.
 
         Returns:
@@ -644,7 +652,7 @@ class RandomLimbPerturbation(Transform):
     a joint with no valid ancestor stays where it is.
 
     Args:
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
         max_angle: Largest rotation per bone, radians (axis uniformly random in 3-D, in-plane in 2-D).
         parts: Body parts whose bones move (a bone belongs to its child joint's part). Default: every part
             except ``"torso"``.
@@ -726,7 +734,7 @@ class Mirror(Transform):
     """Left/right mirror: negate x and swap left and right joints (``layout.flip_index``). Its own inverse.
 
     Args:
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
     """
 
     def __init__(self, layout: str | Layout) -> None:
@@ -748,10 +756,10 @@ class Mirror(Transform):
 
 
 class RandomMirror(Mirror):
-    """:class:`Mirror` applied to each sample with probability ``p``.
+    """[`Mirror`][slimkit.transforms.Mirror] applied to each sample with probability ``p``.
 
     Args:
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
         p: Probability of mirroring.
     """
 
@@ -832,7 +840,8 @@ class TemporalCrop:
     With ``min_scale=0.5, max_scale=1`` this is MAMP's training view; global views use
     ``(config.global_crop_min, 1)`` and ``config.num_frames``, local views ``(config.local_crop_min,
     config.local_crop_max)`` and ``config.local_view_frames``. Interpolation follows
-    :func:`slimkit.preprocessing.resample`: a joint valid in both neighbouring frames is interpolated,
+    [`slimkit.preprocessing.resample`][slimkit.preprocessing.resample]: a joint valid in both neighbouring frames is
+    interpolated,
     valid in one, that one is used, in none, it stays missing.
 
     Args:
@@ -917,15 +926,15 @@ def default_augmentation(
     """The default anatomy-preserving pipeline: rotation, uniform scale, limb perturbation, mirror, jitter.
 
     Args:
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
-        rotation: :class:`RandomRotation` ``max_angle`` (radians; 0 disables it).
-        scale: :class:`RandomScale` range.
-        limb_angle: :class:`RandomLimbPerturbation` ``max_angle`` (0 disables it).
-        mirror_p: :class:`RandomMirror` probability (0 disables it).
-        jitter: :class:`RandomJitter` ``std`` in data units (0 disables it).
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
+        rotation: [`RandomRotation`][slimkit.transforms.RandomRotation] ``max_angle`` (radians; 0 disables it).
+        scale: [`RandomScale`][slimkit.transforms.RandomScale] range.
+        limb_angle: [`RandomLimbPerturbation`][slimkit.transforms.RandomLimbPerturbation] ``max_angle`` (0 disables it).
+        mirror_p: [`RandomMirror`][slimkit.transforms.RandomMirror] probability (0 disables it).
+        jitter: [`RandomJitter`][slimkit.transforms.RandomJitter] ``std`` in data units (0 disables it).
 
     Returns:
-        A :class:`Compose`.
+        A [`Compose`][slimkit.transforms.Compose].
     """
     ts: list[Transform] = []
     if rotation > 0:
@@ -946,7 +955,7 @@ def bone_lengths(x: np.ndarray | torch.Tensor, layout: str | Layout) -> np.ndarr
 
     Args:
         x: Joints ``(..., V, C)``, numpy or torch; a bone with a missing end is ``NaN``.
-        layout: Layout name or :class:`~slimkit.layouts.Layout`.
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
 
     Returns:
         Bone lengths, same type as ``x``.

@@ -261,7 +261,8 @@ def test_pretrain_a_few_steps(workdir, tmp_path, capsys):
         ),
         (["index", "{d}/clips.npy", "-o", "{t}/i.slimidx"], "expected a float array of shape (N, D)"),
         (["search", "{t}/missing.slimidx", "--queries", "{d}/clips.npy"], "no such file"),
-        (["evaluate", "{d}/set.pkl", "-m", "{d}/model"], "say which sequences to test on"),
+        (["evaluate", "{d}/clips.npy", "--layout", "kinect20", "-m", "{d}/model"],
+         "say which sequences to test on"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(workdir, tmp_path, capsys, argv, message):

@@ -1,0 +1,184 @@
+"""Draw the documentation's figures into docs/images (run from the repository root).
+
+    python scripts/make_doc_figures.py                 # all figures
+    python scripts/make_doc_figures.py --only method   # just the method diagram (needs no data)
+
+* ``slim-method.svg``: the SLiM pretraining diagram of docs/concepts/method.md, drawn with matplotlib so that
+  the page needs no JavaScript and no network (a mermaid block would load its script from a CDN);
+* ``nwucla-skeletons.png``: real NW-UCLA sequences (one per action, camera 1) as key-frame strips;
+* ``nwucla-retrieval.png``: a real retrieval: a camera-3 NW-UCLA query and its five nearest camera-1/2
+  neighbours, embedded by the encoder shipped with slimkit (``slimkit/slim-nwucla-tiny``).
+
+The NW-UCLA figures read ``../shared/data/nw-ucla/all_sqe`` (or ``--data``); the data themselves are never
+copied into the repository, only these pictures of a few sequences. Output is deterministic (fixed SVG hash
+salt, no dates), so rerunning leaves unchanged files unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "slimkit"
+matplotlib.rcParams["svg.fonttype"] = "path"
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "images"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nw-ucla" / "all_sqe"
+
+
+def method_diagram(path: Path) -> None:
+    """The teacher-student pretraining flow as boxes and arrows."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig = Figure(figsize=(11.0, 5.2))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 110)
+    ax.set_ylim(0, 52)
+    ax.axis("off")
+    boxes = {
+        # key: (x centre, y centre, width, height, text, face colour, round)
+        "S": (9, 26, 15, 8, "sequence\n(M, T, V, C)", "#eef1f8", False),
+        "G": (30, 36, 17, 8, "global views\nlong crops, augmented", "#eef1f8", False),
+        "L": (30, 14, 17, 8, "local views\nshort crops, augmented", "#eef1f8", False),
+        "T": (55, 44, 19, 8, "teacher encoder\n(EMA copy of the student)", "#fdf1e3", False),
+        "SM": (55, 22, 19, 8, "student encoder", "#e6f4ea", False),
+        "P": (55, 6, 17, 6, "light predictor head", "#e6f4ea", False),
+        "GLCL": (84, 40, 22, 8, "global-local contrastive:\nsame sequence close, others apart", "#f3e8fb", True),
+        "MFM": (84, 12, 22, 8, "masked feature modeling:\npredict the teacher's token features", "#f3e8fb", True),
+        "LOSS": (102, 26, 14, 7, "loss = MFM\n+ lambda * GLCL", "#fbe9e9", False),
+    }
+    for x, y, w, h, text, face, rounded in boxes.values():
+        style = "round,pad=0.4,rounding_size=3" if rounded else "round,pad=0.3,rounding_size=0.8"
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, fc=face, ec="#444", lw=1.0))
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+
+    def edge(a: str, b: str, label: str = "", dashed: bool = False, rad: float = 0.0,
+             side: tuple[str, str] | None = None, at: float = 0.5) -> None:
+        xa, ya, wa, ha = boxes[a][:4]
+        xb, yb, wb, hb = boxes[b][:4]
+        start = {"r": (xa + wa / 2, ya), "t": (xa, ya + ha / 2), "b": (xa, ya - ha / 2), "l": (xa - wa / 2, ya)}
+        end = {"r": (xb + wb / 2, yb), "t": (xb, yb + hb / 2), "b": (xb, yb - hb / 2), "l": (xb - wb / 2, yb)}
+        s_side, e_side = side or ("r", "l")
+        p0, p1 = start[s_side], end[e_side]
+        ax.add_patch(FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
+                                     linestyle="--" if dashed else "-", connectionstyle=f"arc3,rad={rad}",
+                                     shrinkA=2, shrinkB=2))
+        if label:
+            mx, my = p0[0] + at * (p1[0] - p0[0]), p0[1] + at * (p1[1] - p0[1])
+            ax.text(mx, my + 0.6, label, ha="center", va="bottom", fontsize=7.5, style="italic", color="#333",
+                    bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.85))
+
+    edge("S", "G")
+    edge("S", "L")
+    edge("G", "T", "unmasked")
+    edge("G", "SM", "semantic tube mask", at=0.45)
+    edge("L", "SM")
+    edge("SM", "P", side=("b", "t"))
+    edge("P", "MFM", "masked tokens", at=0.45)
+    edge("T", "MFM", "token features", at=0.72)
+    edge("SM", "GLCL", "pooled, projected", at=0.3)
+    edge("T", "GLCL", "pooled, projected", at=0.5)
+    edge("MFM", "LOSS")
+    edge("GLCL", "LOSS")
+    edge("LOSS", "P", "gradients to the student only", dashed=True, rad=-0.35, side=("b", "r"), at=0.55)
+    edge("SM", "T", "EMA", dashed=True, side=("t", "b"))
+    fig.savefig(path, metadata={"Date": None, "Creator": None})
+
+
+def _ucla(data: Path):
+    from slimkit.data import load
+
+    if not data.is_dir():
+        sys.exit(f"--data: {data}: no such folder (NW-UCLA all_sqe); the method diagram needs no data: --only method")
+    return load(data)
+
+
+def nwucla_skeletons(path: Path, data: Path) -> None:
+    """One sequence per action from camera 1, each as a strip of key frames."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from slimkit import SLiMConfig, viz
+    from slimkit.preprocessing import standardize
+
+    ds = _ucla(data)
+    cfg = SLiMConfig.tiny(layout=ds.layout, view_align=True)  # centred, spine up, shoulders along x
+    view = np.asarray(ds.meta["view"]) if "view" in ds.meta else None
+    picks = []
+    for label in range(ds.num_classes):
+        idx = np.flatnonzero((ds.labels == label) & ((view == 1) if view is not None else True))
+        picks.append(int(idx[0]))
+    fig = Figure(figsize=(9.0, 1.1 * len(picks)))
+    rows = len(picks)
+    for r, i in enumerate(picks):
+        seq, label = ds[i]
+        seq = standardize(seq, cfg)
+        frames = np.linspace(0, seq.shape[1] - 1, 6).round().astype(int)
+        for c, t in enumerate(frames):
+            ax = fig.add_subplot(rows, 6, r * 6 + c + 1)
+            viz.plot_skeleton(seq[0, t], ds.layout, ax=ax, linewidth=1.5, joint_size=5)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if c == 0:
+                ax.set_ylabel(ds.classes[label], rotation=0, ha="right", va="center", fontsize=9)
+            if r == 0:
+                ax.set_title(f"{round(100 * c / 5)} %", fontsize=8)
+    fig.suptitle("NW-UCLA (real Kinect v1 data, camera 1, centred and turned upright): one sequence per action",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=72, metadata={"Software": None})
+
+
+def nwucla_retrieval(path: Path, data: Path) -> None:
+    """A camera-3 query and its five nearest camera-1/2 neighbours under the shipped encoder."""
+    import numpy as np
+
+    from slimkit import Retriever, SLiMEncoder, viz
+
+    ds = _ucla(data)
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+    train, test = ds.subset("train"), ds.subset("test")
+    r = Retriever(enc.embed_dim)
+    r.add(enc.embed(train, show_progress_bar=False), ids=list(range(len(train))), labels=train.labels.tolist())
+    qi = int(np.flatnonzero(test.labels == ds.classes.index("sit down"))[0]) if "sit down" in ds.classes else 0
+    q, ql = test[qi]
+    res = r.search(enc.embed([q], show_progress_bar=False), k=5)
+    hits = [train[int(j)][0] for j in res.ids[0]]
+    viz.plot_retrieval_grid(
+        q, hits, ds.layout, labels=list(res.labels[0]), scores=list(res.scores[0]), query_label=ql,
+        class_names=ds.classes, path=None,
+        title=f"NW-UCLA query {test.names[qi]} (camera 3)\nand its 5 nearest neighbours from cameras 1-2\n"
+        "(encoder: slimkit/slim-nwucla-tiny)",
+    ).savefig(path, dpi=72, metadata={"Software": None})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NW-UCLA all_sqe folder")
+    ap.add_argument("--only", choices=["method", "skeletons", "retrieval"], help="draw one figure")
+    ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: docs/images)")
+    args = ap.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = {
+        "method": lambda: method_diagram(out / "slim-method.svg"),
+        "skeletons": lambda: nwucla_skeletons(out / "nwucla-skeletons.png", args.data),
+        "retrieval": lambda: nwucla_retrieval(out / "nwucla-retrieval.png", args.data),
+    }
+    for name, job in jobs.items():
+        if args.only in (None, name):
+            job()
+            print(f"wrote {name}")
+
+
+if __name__ == "__main__":
+    main()
