@@ -75,6 +75,8 @@ def test_save_load_and_card(probed, ucla, tmp_path):
     assert "linear probe (MAMP)" in card and "donning" in card and "test data" in card
     with pytest.raises(ValueError, match="not a slimkit classifier"):
         SLiMClassifier.from_pretrained(_encoder_dir(tmp_path))
+    with pytest.raises(ValueError, match="SLiMClassifier.from_pretrained"):
+        SLiMEncoder.from_pretrained(tmp_path / "clf")
 
 
 def _encoder_dir(tmp_path):
