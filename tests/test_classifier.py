@@ -85,12 +85,15 @@ def _encoder_dir(tmp_path):
 
 
 def test_needs_an_encoder_for_a_probe_and_warns_on_precomputed_features(rng):
-    x = rng.normal(size=(20, 16)).astype(np.float32)
+    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", dim=16, depth=1))
+    x = rng.normal(size=(20, enc.embed_dim)).astype(np.float32)
     y = np.arange(20) % 2
     res = linear_probe(x, y, x, y, epochs=2, batch_size=8)
     with pytest.raises(ValueError, match="encoder"):
         res.to_classifier()
-    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", dim=16, depth=1))
+    narrow = linear_probe(x[:, :3], y, x[:, :3], y, epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match="3 features"):
+        narrow.to_classifier(enc)
     with pytest.warns(UserWarning, match="precomputed"):
         clf = res.to_classifier(enc, class_names={0: "left", 1: "right"})
     assert clf.classes == ["left", "right"]
