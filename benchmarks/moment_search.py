@@ -14,7 +14,8 @@ Protocol (fixed, printed with the figures):
   temporal IoU >= 0.5 with it; ``hit@5_iou50``: any of the top 5 does. ``chance`` is the same rate for a
   window drawn uniformly from the index (exact expectation).
 * Encoders: ``--model`` (default the shipped ``slimkit/slim-nwucla-tiny``, pretrained without labels on views
-  1 and 2) and a randomly initialised encoder of the same config (seed 0) as the floor.
+  1 and 2) and a randomly initialised encoder of the same config (seed 0) as the floor; where the model is
+  mean-pooled and slimkit has time-ordered pooling, also a random encoder with ``pooling="time"``.
 
 Run:  python benchmarks/moment_search.py [--queries 200 --windows 24 40 64 --stride 8 --threads 1]
 """
@@ -134,10 +135,14 @@ def main() -> None:
         f"1+2 (stratified, seed {args.seed}); windows {args.windows} stride {args.stride}, NMS IoU 0; hit = top "
         "moment overlaps (or IoU >= 0.5 with) a segment of the query's action"
     )
-    for name, enc in (("model", trained), ("random_init", random_init)):
+    encoders = [(args.model, trained), ("random init (seed 0)", random_init)]
+    if getattr(trained.config, "pooling", None) == "mean":  # slimkit >= time-ordered pooling: also that floor
+        torch.manual_seed(0)
+        encoders.append(("random init (seed 0), pooling='time'",
+                         SLiMEncoder(trained.config.replace(pooling="time")).eval()))
+    for name, enc in encoders:
         out = evaluate(enc, streams, truth, queries, q_labels, args.windows, args.stride)
-        emit("moment_search", encoder=args.model if name == "model" else "random init (seed 0)",
-             **out, protocol=protocol, machine=machine_info("cpu"))
+        emit("moment_search", encoder=name, **out, protocol=protocol, machine=machine_info("cpu"))
 
 
 if __name__ == "__main__":

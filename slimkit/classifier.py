@@ -242,6 +242,12 @@ class SLiMClassifier(
                     "those were the features (probe with encoder= to be sure)",
                     stacklevel=2,
                 )
+        linear = [m for m in head.modules() if isinstance(m, nn.Linear)]
+        if linear and linear[-1].in_features != enc.embed_dim:
+            raise ValueError(
+                f"result: the head reads {linear[-1].in_features} features but the encoder embeds "
+                f"{enc.embed_dim}: give the encoder the probe was trained on"
+            )
         names = _class_names(result.classes, class_names)
         evaluation = {
             "accuracy": float(result.accuracy),

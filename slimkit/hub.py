@@ -235,6 +235,19 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], so
     model.load_state_dict(state, strict=True)
 
 
+def _refuse_classifier(cfg_path: Path) -> None:
+    """A classifier folder given to ``SLiMEncoder.from_pretrained``: say so instead of listing unknown keys."""
+    try:
+        d = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # SLiMConfig.from_json_file reports it
+    if isinstance(d, dict) and d.get("model_type") == "slimkit-classifier":
+        raise ValueError(
+            f"{cfg_path}: this folder holds a SLiMClassifier (encoder + head); load it with "
+            "slimkit.SLiMClassifier.from_pretrained, whose .encoder is the encoder"
+        )
+
+
 def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, revision: str | None = None,
                     cache_dir: str | os.PathLike | None = None, force_download: bool = False,
                     token: str | bool | None = None, local_files_only: bool = False,
@@ -294,6 +307,8 @@ def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, 
                 ) from e
             logger.info("using the copy of %s shipped with slimkit (%s)", name, type(e).__name__)
             cfg_path, weights_path = _resolve_folder_files(packaged)
+    if config_loader is None:
+        _refuse_classifier(cfg_path)
     config = (config_loader or SLiMConfig.from_json_file)(cfg_path)
     model = cls(config)
     try:

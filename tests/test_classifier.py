@@ -75,6 +75,8 @@ def test_save_load_and_card(probed, ucla, tmp_path):
     assert "linear probe (MAMP)" in card and "donning" in card and "test data" in card
     with pytest.raises(ValueError, match="not a slimkit classifier"):
         SLiMClassifier.from_pretrained(_encoder_dir(tmp_path))
+    with pytest.raises(ValueError, match="SLiMClassifier.from_pretrained"):
+        SLiMEncoder.from_pretrained(tmp_path / "clf")
 
 
 def _encoder_dir(tmp_path):
@@ -83,12 +85,15 @@ def _encoder_dir(tmp_path):
 
 
 def test_needs_an_encoder_for_a_probe_and_warns_on_precomputed_features(rng):
-    x = rng.normal(size=(20, 16)).astype(np.float32)
+    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", dim=16, depth=1))
+    x = rng.normal(size=(20, enc.embed_dim)).astype(np.float32)
     y = np.arange(20) % 2
     res = linear_probe(x, y, x, y, epochs=2, batch_size=8)
     with pytest.raises(ValueError, match="encoder"):
         res.to_classifier()
-    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", dim=16, depth=1))
+    narrow = linear_probe(x[:, :3], y, x[:, :3], y, epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match="3 features"):
+        narrow.to_classifier(enc)
     with pytest.warns(UserWarning, match="precomputed"):
         clf = res.to_classifier(enc, class_names={0: "left", 1: "right"})
     assert clf.classes == ["left", "right"]

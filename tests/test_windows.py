@@ -40,7 +40,7 @@ def test_each_window_embeds_like_the_slice(enc, rng):
     a = random_walk(rng, 90, 20)
     b = random_walk(rng, 50, 20)
     res = enc.embed_windows([a, b], window=32, stride=16, fps=30.0)
-    assert res.embeddings.shape == (len(res), 32)
+    assert res.embeddings.shape == (len(res), enc.embed_dim)
     assert set(res.sequence.tolist()) == {0, 1}
     seqs = [a, b]
     slices = [seqs[i][s:e] for i, s, e in zip(res.sequence, res.start, res.end, strict=True)]
