@@ -44,7 +44,7 @@ def test_shapes_and_absent_person(tiny: MAEPretrainer, rng: np.random.Generator)
     assert out.pred.shape == out.target.shape == (b, n_tok, 4 * 3)
     assert out.mask.shape == (b, n_tok) and out.visible_index.shape == (b, tiny.num_visible)
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
-    assert tiny.encoder.encode(x).shape == (3, 64)
+    assert tiny.encoder.encode(x).shape == (3, tiny.encoder.embed_dim)
     assert tiny.encoder.embed(_walks(rng, 2, 50)).shape == (2, 64)
 
 
