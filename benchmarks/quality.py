@@ -13,9 +13,10 @@ Protocols (labels are used only by the evaluation, never by pretraining):
 Models, each pretrained for the same steps and batch:
 
 * ``slim``        the default recipe: contrastive queries from clean (unmasked) global views, time-ordered
-                  pooling in the embedding and the contrastive head, semantic tube masking for MFM;
+                  pooling (8 bins) in the embedding and the contrastive head, semantic tube masking (ratio
+                  0.9) for MFM, two global views and no local views;
 * ``slim_paper``  the paper-faithful variant: contrastive queries pooled from the masked student view, mean
-                  pooling in the contrastive head;
+                  pooling in the contrastive head, two global and two local views, mask ratio 0.6;
 * ``mae``         the MAE-style baseline of ``benchmarks/baselines/mae.py`` (joint tokens, 90 % masking, decoder);
 
 and the floors: ``raw`` joint coordinates (the model's own preprocessing: centred, view-aligned, resampled to
@@ -63,7 +64,7 @@ UCLA = DATA / "nw-ucla" / "all_sqe"
 KG = DATA / "kinder-gator"
 RECIPES = {
     "slim": {},
-    "slim_paper": {"contrast_view": "masked", "pooling": "mean"},
+    "slim_paper": {"contrast_view": "masked", "pooling": "mean", "num_local_views": 2, "mask_ratio": 0.6},
 }
 LABELS = {
     "raw": "raw coordinates",
