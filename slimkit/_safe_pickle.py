@@ -2,9 +2,9 @@
 
 A pickle can name any importable callable and have it called while loading (``__reduce__``): unpickling an
 untrusted file runs its code. pyskl annotation files hold only builtin containers and scalars plus numpy
-arrays, dtypes and scalars, so :class:`SafeUnpickler` admits exactly the globals those need and refuses every
+arrays, dtypes and scalars, so `SafeUnpickler` admits exactly the globals those need and refuses every
 other one before anything is called. ``trust_pickle=True`` (``--trust-pickle`` on the command line) uses the
-plain :mod:`pickle` instead, for files you made yourself that hold other objects.
+plain `pickle` instead, for files you made yourself that hold other objects.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 
 
 class PickleRefused(pickle.UnpicklingError):
-    """A pickle referenced a global outside :data:`ALLOWED_GLOBALS`."""
+    """A pickle referenced a global outside `ALLOWED_GLOBALS`."""
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only :data:`ALLOWED_GLOBALS` and numpy dtype classes (``numpy.dtypes.*``)."""
+    """An unpickler that resolves only `ALLOWED_GLOBALS` and numpy dtype classes (``numpy.dtypes.*``)."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in ALLOWED_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
@@ -47,11 +47,11 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 def load_pickle(path: str | Path, trust: bool = False, what: str = "a pyskl annotation file") -> Any:
-    """Unpickle a file, through :class:`SafeUnpickler` unless ``trust`` is set.
+    """Unpickle a file, through `SafeUnpickler` unless ``trust`` is set.
 
     Args:
         path: The pickle file.
-        trust: Use the unrestricted :mod:`pickle` (runs whatever the file says: only for files you trust).
+        trust: Use the unrestricted `pickle` (runs whatever the file says: only for files you trust).
         what: What the file should be, for the error message.
 
     Returns:

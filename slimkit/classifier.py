@@ -13,11 +13,11 @@ pred = clf.predict(sequences)                     # pred.names, pred.labels, pre
 ```
 
 What the classifier computes is what the evaluation measured: the same view of each sequence (the centre crop
-``p = 0.95`` of its valid frames, resampled to ``num_frames``; see :mod:`slimkit.evaluation`), the encoder's
-pooled, unnormalised embedding, then the head (``BatchNorm1d(affine=False) + Linear`` from
-:func:`~slimkit.evaluation.linear_probe`, ``Linear`` from :func:`~slimkit.evaluation.finetune`), then a
-softmax. So ``predict`` on the test set of the evaluation reproduces its accuracy. The evaluation's data,
-protocol and accuracy are stored in ``config.json`` and written into the model card.
+``p = 0.95`` of its valid frames, resampled to ``num_frames``; see [`slimkit.evaluation`][slimkit.evaluation]), the
+encoder's pooled, unnormalised embedding, then the head (``BatchNorm1d(affine=False) + Linear`` from
+[`linear_probe`][slimkit.evaluation.linear_probe], ``Linear`` from [`finetune`][slimkit.evaluation.finetune]), then a
+softmax. So ``predict`` on the test set of the evaluation reproduces its accuracy. The evaluation's data, protocol and
+accuracy are stored in ``config.json`` and written into the model card.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ MODEL_TYPE = "slimkit-classifier"
 
 @dataclass
 class ClassifierConfig:
-    """What a saved :class:`SLiMClassifier` is: its encoder's config, its classes and its head.
+    """What a saved [`SLiMClassifier`][slimkit.classifier.SLiMClassifier] is: its encoder's config, classes and head.
 
     Attributes:
-        encoder: The encoder's :class:`~slimkit.SLiMConfig`.
+        encoder: The encoder's [`SLiMConfig`][slimkit.config.SLiMConfig].
         classes: Class names, in the order of the head's outputs.
         head_norm: ``True`` when the head starts with ``BatchNorm1d(D, affine=False)`` (the linear probe's).
         evaluation: How the head was trained and measured: ``training_data``, ``protocol``, ``accuracy``,
@@ -70,7 +70,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> ClassifierConfig:
-        """Build from :meth:`to_dict` output, checking every field.
+        """Build from [`to_dict`][slimkit.classifier.ClassifierConfig.to_dict] output, checking every field.
 
         Args:
             d: The dict.
@@ -99,7 +99,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> ClassifierConfig:
-        """Read a ``config.json`` written by :meth:`SLiMClassifier.save_pretrained`.
+        """Read a ``config.json`` written by [`save_pretrained`][slimkit.classifier.SLiMClassifier.save_pretrained].
 
         Args:
             path: The file.
@@ -156,11 +156,12 @@ class SLiMClassifier(
 ):
     """Encoder + linear head + class names, with ``predict`` and Hugging Face Hub save/load.
 
-    Build one from an evaluation with :meth:`from_result` (or ``EvalResult.to_classifier``), or load one with
-    :meth:`from_pretrained`.
+    Build one from an evaluation with [`from_result`][slimkit.classifier.SLiMClassifier.from_result] (or
+    ``EvalResult.to_classifier``), or load one with
+    [`from_pretrained`][slimkit.classifier.SLiMClassifier.from_pretrained].
 
     Args:
-        config: A :class:`ClassifierConfig` (or its dict).
+        config: A [`ClassifierConfig`][slimkit.classifier.ClassifierConfig] (or its dict).
     """
 
     def __init__(self, config: ClassifierConfig | dict[str, Any]) -> None:
@@ -207,7 +208,7 @@ class SLiMClassifier(
         training_data: str | None = None,
         test_data: str | None = None,
     ) -> SLiMClassifier:
-        """A classifier from the result of :func:`~slimkit.evaluation.linear_probe` or ``finetune``.
+        """A classifier from the result of [`linear_probe`][slimkit.evaluation.linear_probe] or ``finetune``.
 
         Args:
             result: The evaluation result; its ``model`` is the trained head (linear probe) or encoder + head
@@ -320,7 +321,7 @@ class SLiMClassifier(
             input_format: Axis order of array input.
 
         Returns:
-            A :class:`Prediction`.
+            A [`Prediction`][slimkit.classifier.Prediction].
         """
         p = self.predict_proba(skeletons, batch_size, device, input_format)
         labels = p.argmax(1).astype(np.int64)

@@ -1324,8 +1324,8 @@ def load(
         path: A file or a folder.
         layout: Layout of the data. For formats with a fixed layout (NTU, NW-UCLA, Penn Action) it must be
             that layout; elsewhere it overrides the inferred one.
-        trust_pickle: For ``.pkl`` files, unpickle without restrictions (see :func:`read_pyskl`); by
-            default only builtin containers and numpy arrays are admitted. Ignored for other formats.
+        trust_pickle: For ``.pkl`` files, unpickle without restrictions (see [`read_pyskl`][slimkit.data.read_pyskl]);
+            by default only builtin containers and numpy arrays are admitted. Ignored for other formats.
         **kw: Passed to the reader (e.g. ``max_bodies``, ``with_score``, ``input_format``, ``labels``).
 
     Returns:

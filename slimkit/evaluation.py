@@ -99,7 +99,7 @@ class EvalResult:
 
     def to_classifier(self, encoder: SLiMEncoder | None = None, class_names: Any = None,
                       training_data: str | None = None, test_data: str | None = None) -> Any:
-        """The trained head (``model``) with its encoder as a :class:`~slimkit.classifier.SLiMClassifier`.
+        """The trained head (``model``) with its encoder as a [`SLiMClassifier`][slimkit.classifier.SLiMClassifier].
 
         Args:
             encoder: The frozen encoder of a linear probe (a fine-tuning result holds its own).

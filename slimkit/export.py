@@ -7,11 +7,11 @@ size ``N`` is dynamic. The graph calls the encoder's own ``encode`` (tokens, Tra
 pooling), so it follows whatever pooling the model's config selects.
 
 Preprocessing (missing-joint detection, dropping empty frames and persons, centring, view alignment, scale,
-resampling to ``num_frames``) stays in numpy, outside the graph: :func:`prepare` runs exactly the steps
-``embed`` runs and returns a numpy array for the exported model. The encoder's config is stored inside the
+resampling to ``num_frames``) stays in numpy, outside the graph: [`prepare`][slimkit.export.prepare] runs exactly the
+steps ``embed`` runs and returns a numpy array for the exported model. The encoder's config is stored inside the
 exported file (ONNX ``metadata_props`` / a ``.pt2`` extra file, key ``slimkit_config``), and
-:func:`load_config` reads it back, so a deployment needs only the exported file and slimkit's numpy
-preprocessing (slimkit is installed there; its torch dependency is not used at inference with ONNX).
+[`load_config`][slimkit.export.load_config] reads it back, so a deployment needs only the exported file and slimkit's
+numpy preprocessing (slimkit is installed there; its torch dependency is not used at inference with ONNX).
 
 ```python
 enc.export("encoder.onnx")
@@ -55,7 +55,7 @@ class EmbeddingModule(nn.Module):
     """``embed()`` on prepared tensors, as a plain module: ``(N, M, T, V, C)`` -> ``(N, D)``.
 
     Args:
-        encoder: The :class:`~slimkit.SLiMEncoder` (shared, not copied).
+        encoder: The [`SLiMEncoder`][slimkit.model.SLiMEncoder] (shared, not copied).
         normalize: L2-normalise the embeddings, as ``embed(normalize=True)``.
     """
 
@@ -68,7 +68,7 @@ class EmbeddingModule(nn.Module):
         """Embed prepared skeletons.
 
         Args:
-            x: ``(N, M, T, V, C)`` float32 from :func:`prepare`.
+            x: ``(N, M, T, V, C)`` float32 from [`prepare`][slimkit.export.prepare].
 
         Returns:
             ``(N, D)`` float32 embeddings.
@@ -164,16 +164,16 @@ def _export_onnx(module: nn.Module, x: torch.Tensor, batch: Any, tmp: Path, conf
 
 
 def load_config(path: str | os.PathLike) -> SLiMConfig:
-    """The :class:`~slimkit.SLiMConfig` stored in an exported ``.onnx`` or ``.pt2`` file.
+    """The [`SLiMConfig`][slimkit.config.SLiMConfig] stored in an exported ``.onnx`` or ``.pt2`` file.
 
     Args:
-        path: A file written by :func:`export`.
+        path: A file written by [`export`][slimkit.export.export].
 
     Returns:
-        The encoder's config (layout, frames, persons, preprocessing switches) for :func:`prepare`.
+        The encoder's config (layout, frames, persons, preprocessing switches) for [`prepare`][slimkit.export.prepare].
 
     Raises:
-        ValueError: The file holds no slimkit config (not written by :func:`export`).
+        ValueError: The file holds no slimkit config (not written by [`export`][slimkit.export.export]).
     """
     path = Path(path)
     if not path.is_file():
@@ -201,7 +201,8 @@ def prepare(skeletons: Any, config: SLiMConfig, input_format: str = "auto") -> n
 
     Args:
         skeletons: Anything ``SLiMEncoder.embed`` accepts (one sequence, a batch, a list, a dataset).
-        config: The encoder's config (``encoder.config`` or :func:`load_config` of the exported file).
+        config: The encoder's config (``encoder.config`` or [`load_config`][slimkit.export.load_config] of the exported
+            file).
         input_format: Axis order of array input (see ``SLiMEncoder.embed``).
 
     Returns:
@@ -220,7 +221,7 @@ class OnnxEncoder:
     in the loop.
 
     Args:
-        path: ``.onnx`` file written by :func:`export`.
+        path: ``.onnx`` file written by [`export`][slimkit.export.export].
         providers: onnxruntime execution providers (default: CPU).
         intra_op_num_threads: onnxruntime threads (default: onnxruntime's).
     """

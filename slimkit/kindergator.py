@@ -1,14 +1,14 @@
-"""Read the Kinder-Gator Kinect v1 CSV files (Aloba et al., Eurographics 2018) into a :class:`SkeletonDataset`.
+"""Kinder-Gator Kinect v1 CSVs (Aloba et al., Eurographics 2018) to a [`SkeletonDataset`][slimkit.data.SkeletonDataset].
 
 One file is one trial of one person: ``POSE-<participant>_<order>-<Motion-Name>-<unix ms>.csv`` with a header
 ``Timestamp,HipCenterX,HipCenterY,HipCenterZ,...,FootRightZ,User-ID,Action,`` and one row per frame (about
 30 fps), coordinates in metres in the Kinect camera frame, the joints in the Kinect SDK v1 order
-(:data:`kinect20 <slimkit.layouts>`, the same as NW-UCLA).
+([`kinect20`][slimkit.layouts], the same as NW-UCLA).
 
 ``<order>`` is the order in which that person performed the motions, not a class: the class is the motion
-name. :func:`read_kinder_gator` reads one file, a folder of them, or the data set's root (``Adults/`` and
-``Children/``), and builds the cross-subject split the data set lacks: participants sorted by id, every other
-one for training (the first, third, ... in ``train``, the others in ``test``), children and adults alike.
+name. [`read_kinder_gator`][slimkit.kindergator.read_kinder_gator] reads one file, a folder of them, or the data set's
+root (``Adults/`` and ``Children/``), and builds the cross-subject split the data set lacks: participants sorted by id,
+every other one for training (the first, third, ... in ``train``, the others in ``test``), children and adults alike.
 """
 
 from __future__ import annotations
@@ -139,19 +139,19 @@ def read_kinder_gator(path: PathLike, layout: str | Layout | None = None) -> Ske
 
     Items are ``(1, T, 20, 3)`` in the ``kinect20`` layout (metres, Kinect camera frame, about 30 fps, frames
     as recorded); all-zero joints are ``NaN``. Files are parsed when an item is accessed. Names are the file
-    names without ``.csv``; labels index :data:`KINDER_GATOR_CLASSES` (the motion named in the file name),
-    or, when a file names a motion outside it, the sorted motions found. ``meta`` holds ``participant``
-    (int id), ``order`` (the position of the trial in that person's session) and ``group`` (``"adult"`` /
-    ``"child"`` from the ``Adults`` / ``Children`` folder, else ``""``). The split is cross-subject:
-    participants of the loaded files sorted by id, the 1st, 3rd, 5th, ... in ``train`` and the others in
-    ``test`` (on the full set: train 103, 290, 565, 595, 644, 876, 921, 970; test the other eight).
+    names without ``.csv``; labels index [`KINDER_GATOR_CLASSES`][slimkit.kindergator.KINDER_GATOR_CLASSES] (the motion
+    named in the file name), or, when a file names a motion outside it, the sorted motions found. ``meta`` holds
+    ``participant`` (int id), ``order`` (the position of the trial in that person's session) and ``group`` (``"adult"``
+    / ``"child"`` from the ``Adults`` / ``Children`` folder, else ``""``). The split is cross-subject: participants of
+    the loaded files sorted by id, the 1st, 3rd, 5th, ... in ``train`` and the others in ``test`` (on the full set:
+    train 103, 290, 565, 595, 644, 876, 921, 970; test the other eight).
 
     Args:
         path: A ``.csv`` file, a folder of them, or a folder with such folders below it.
         layout: Must be ``None`` or ``"kinect20"``.
 
     Returns:
-        A :class:`SkeletonDataset` in the ``kinect20`` layout with ``train`` / ``test`` splits.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``kinect20`` layout with ``train`` / ``test`` splits.
     """
     p = _path(path)
     lay = _fixed_layout(layout, "kinect20", str(p))

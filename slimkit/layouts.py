@@ -8,7 +8,7 @@ for centring, and how they group into the body parts that semantic tube masking 
 Built-in layouts (``list_layouts()``): ``ntu25`` (Kinect v2, NTU RGB+D), ``kinect20`` (Kinect v1: NW-UCLA,
 MSR Action3D, UTKinect), ``coco17``, ``openpose18``, ``h36m17`` (MotionBERT order), ``penn13`` (Penn Action), and
 the motion capture skeletons ``hdm05-31`` (HDM05 / CMU Acclaim ASF) and ``bvh-bandai22`` (Bandai-Namco BVH),
-which convert to ``kinect20`` and ``ntu25`` (see :mod:`slimkit.mocap`).
+which convert to ``kinect20`` and ``ntu25`` (see [`slimkit.mocap`][slimkit.mocap]).
 
 Conventions:
 

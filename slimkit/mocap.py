@@ -1,22 +1,21 @@
 """Motion capture in: BVH and Acclaim ASF/AMC readers with forward kinematics.
 
 Mocap files store joint *rotations* on a skeleton, not joint positions. The readers here compute the
-positions by forward kinematics, with :class:`scipy.spatial.transform.Rotation` doing every Euler
-conversion, and return the usual :class:`~slimkit.data.SkeletonDataset` (items ``(1, T, V, 3)`` float32).
+positions by forward kinematics, with `scipy.spatial.transform.Rotation` doing every Euler
+conversion, and return the usual [`SkeletonDataset`][slimkit.data.SkeletonDataset] (items ``(1, T, V, 3)`` float32).
 
-* **BVH** (:func:`read_bvh`): a ``HIERARCHY`` of joints with ``OFFSET`` and ``CHANNELS``, then ``MOTION``
-  (``Frames:``, ``Frame Time:`` and one line of channel values per frame). Rotation channels are Euler angles
-  in degrees applied in the order the file lists them about the joint's own, moving axes: ``Zrotation
-  Xrotation Yrotation`` is the intrinsic sequence ``"ZXY"``, ``R = Rz @ Rx @ Ry``. A joint's local translation
-  is its ``OFFSET``, replaced by its position channels when it has some (the Bandai-Namco files give every
-  joint position channels that repeat its offset; only the hips move). ``End Site`` points are left out
-  unless ``end_sites=True``.
-* **Acclaim ASF/AMC** (:func:`read_amc`): the ``.asf`` skeleton gives each bone a rest ``direction``,
-  ``length`` and ``axis`` frame ``C``; the ``.amc`` motion gives, per frame, the root's translation and rotation
-  and the other bones' ``dof`` angles. A bone turns by ``C @ M @ C^-1`` in its parent's frame, ``M`` the
-  Euler rotation of its dofs applied in the listed order about fixed axes (``rx ry rz``: ``Rz @ Ry @ Rx``,
-  the CMU/Acclaim convention). A joint is the far end of its bone, and the root joint the root position.
-  ``:units length L`` means one file unit is ``1 / L`` inch (HDM05 and CMU: ``L = 0.45``, 0.0564 m).
+* **BVH** ([`read_bvh`][slimkit.mocap.read_bvh]): a ``HIERARCHY`` of joints with ``OFFSET`` and ``CHANNELS``, then
+  ``MOTION`` (``Frames:``, ``Frame Time:`` and one line of channel values per frame). Rotation channels are Euler angles
+  in degrees applied in the order the file lists them about the joint's own, moving axes: ``Zrotation Xrotation
+  Yrotation`` is the intrinsic sequence ``"ZXY"``, ``R = Rz @ Rx @ Ry``. A joint's local translation is its ``OFFSET``,
+  replaced by its position channels when it has some (the Bandai-Namco files give every joint position channels that
+  repeat its offset; only the hips move). ``End Site`` points are left out unless ``end_sites=True``.
+* **Acclaim ASF/AMC** ([`read_amc`][slimkit.mocap.read_amc]): the ``.asf`` skeleton gives each bone a rest
+  ``direction``, ``length`` and ``axis`` frame ``C``; the ``.amc`` motion gives, per frame, the root's translation and
+  rotation and the other bones' ``dof`` angles. A bone turns by ``C @ M @ C^-1`` in its parent's frame, ``M`` the Euler
+  rotation of its dofs applied in the listed order about fixed axes (``rx ry rz``: ``Rz @ Ry @ Rx``, the CMU/Acclaim
+  convention). A joint is the far end of its bone, and the root joint the root position. ``:units length L`` means one
+  file unit is ``1 / L`` inch (HDM05 and CMU: ``L = 0.45``, 0.0564 m).
 
 Positions come out in metres, in the capture's world frame (y up for both sets here; not turned towards a
 camera: models with ``view_align`` turn them). The frame rate is the file's (BVH ``Frame Time``; AMC: the
@@ -28,8 +27,9 @@ frame. ``meta`` records ``fps`` (of the items) and ``source_fps``.
 Known skeletons get a named layout: the HDM05 / CMU ASF skeleton is ``hdm05-31``, the Bandai-Namco BVH
 skeleton ``bvh-bandai22``; both convert to ``kinect20`` and ``ntu25`` by nearest joints (table in the docs'
 data formats page), so ``dataset.to_layout("kinect20")`` or ``layout="kinect20"`` feeds them to Kinect models.
-Any other hierarchy gets a layout built from the file (:func:`layout_from_hierarchy`): joint names with
-their side marker (``_L``, ``Left...``, ``l...``) turned into an ``l_`` / ``r_`` prefix, parts from the tree.
+Any other hierarchy gets a layout built from the file ([`layout_from_hierarchy`][slimkit.mocap.layout_from_hierarchy]):
+joint names with their side marker (``_L``, ``Left...``, ``l...``) turned into an ``l_`` / ``r_`` prefix, parts from the
+tree.
 
 Labels: a BVH file's sidecar ``.json`` with ``content`` (Bandai-Namco; class names from
 ``cfg/content_label.txt`` when found), else the folder the file lies in when a folder was read and the file
@@ -115,12 +115,12 @@ def _side_names(names: Sequence[str]) -> list[str]:
 
 
 def layout_from_hierarchy(name: str, joints: Sequence[str], parents: Sequence[int]) -> Layout:
-    """Build a :class:`~slimkit.layouts.Layout` from a mocap hierarchy (not registered).
+    """Build a [`Layout`][slimkit.layouts.Layout] from a mocap hierarchy (not registered).
 
-    Joints whose name carries a side (``l_``/``r_`` after :func:`read_bvh`'s renaming) form limbs: each chain
-    of one side hanging off a centre joint is a limb, the one attached nearer the root the leg, the other the
-    arm (extra chains join the arm). The centre is the joint the legs hang from; the spine runs from there to
-    the joint the arms hang from.
+    Joints whose name carries a side (``l_``/``r_`` after [`read_bvh`][slimkit.mocap.read_bvh]'s renaming) form limbs:
+    each chain of one side hanging off a centre joint is a limb, the one attached nearer the root the leg, the other the
+    arm (extra chains join the arm). The centre is the joint the legs hang from; the spine runs from there to the joint
+    the arms hang from.
 
     Args:
         name: Layout name.
@@ -941,7 +941,7 @@ def read_amc(
         fps: Frame rate of the files; default from a ``_<fps>`` name ending (HDM05 ``_120``), else 120.
 
     Returns:
-        A :class:`~slimkit.data.SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     p = _path(path)
     tfps = _check_fps(target_fps)
@@ -1006,12 +1006,14 @@ def read_bvh(
 
     Items are ``(1, T, V, 3)`` joint positions in metres by forward kinematics, parsed on access. The layout
     is the registered one with the same joints (the Bandai-Namco skeleton is ``bvh-bandai22``) or one built
-    from the hierarchy (:func:`layout_from_hierarchy`). Names are the file names without ``.bvh``.
+    from the hierarchy ([`layout_from_hierarchy`][slimkit.mocap.layout_from_hierarchy]). Names are the file names
+    without ``.bvh``.
 
     Labels: a sidecar ``<name>.json`` with ``content`` (Bandai-Namco) gives the label, with class names from
     a ``cfg/content_label.txt`` found up to two folders above (its order is the content index; on the
     Bandai-Namco set 17 names, of which the 64 clips use 16), and ``style`` goes to ``meta``; without
-    sidecars, class folders as in :func:`read_amc`; else ``-1``. ``meta`` holds ``source_fps`` and ``fps``.
+    sidecars, class folders as in [`read_amc`][slimkit.mocap.read_amc]; else ``-1``. ``meta`` holds ``source_fps`` and
+    ``fps``.
 
     Args:
         path: A ``.bvh`` file or a folder searched recursively.
@@ -1022,7 +1024,7 @@ def read_bvh(
         end_sites: Also return ``End Site`` points as joints (named ``<joint>_end``).
 
     Returns:
-        A :class:`~slimkit.data.SkeletonDataset`.
+        A [`SkeletonDataset`][slimkit.data.SkeletonDataset].
     """
     p = _path(path)
     tfps = _check_fps(target_fps)
@@ -1096,8 +1098,8 @@ def detect_reader(path: PathLike) -> Callable[..., SkeletonDataset] | None:
 
     A file is told by its suffix (``.bvh``; ``.amc`` / ``.asf``; ``.csv``, read as Kinder-Gator Kinect v1 CSV).
     A folder is of one of these kinds when its own files are and none is of a format that
-    :func:`slimkit.data.load` reads itself (``.json`` sidecars beside ``.bvh`` files do not count), or, when
-    it holds no recognised file at all, when the files in its subfolders (up to three levels down) are.
+    [`slimkit.data.load`][slimkit.data.load] reads itself (``.json`` sidecars beside ``.bvh`` files do not count), or,
+    when it holds no recognised file at all, when the files in its subfolders (up to three levels down) are.
 
     Args:
         path: An existing file or folder.

@@ -337,7 +337,7 @@ class SLiMEncoder(
 
     def embed_windows(self, skeletons: Any, window: int, stride: int | None = None, fps: float | None = None,
                       **kwargs: Any) -> Any:
-        """One embedding per sliding window of a long recording (see :func:`slimkit.windows.embed_windows`).
+        """One embedding per sliding window of a long recording (see [`embed_windows`][slimkit.windows.embed_windows]).
 
         Args:
             skeletons: One recording ``(T, V, C)`` / ``(M, T, V, C)``, or several (anything ``embed`` accepts).
@@ -348,7 +348,7 @@ class SLiMEncoder(
                 ``show_progress_bar``, as in ``embed``.
 
         Returns:
-            A :class:`~slimkit.windows.WindowEmbeddings`: ``embeddings (W, D)``, ``sequence``, ``start``,
+            A [`WindowEmbeddings`][slimkit.windows.WindowEmbeddings]: ``embeddings (W, D)``, ``sequence``, ``start``,
             ``end`` (exclusive) per window, and ``start_time`` / ``end_time`` given ``fps``.
         """
         from .windows import embed_windows
@@ -358,13 +358,13 @@ class SLiMEncoder(
     def export(self, path: str | os.PathLike, **kwargs: Any) -> Path:
         """Export ``embed`` on prepared tensors to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
 
-        See :func:`slimkit.export.export`: the graph maps prepared skeletons ``(N, M, T, V, C)`` (batch size
-        dynamic) to the embeddings ``embed()`` returns; preprocessing stays in numpy
-        (:func:`slimkit.export.prepare`).
+        See [`slimkit.export.export`][slimkit.export.export]: the graph maps prepared skeletons ``(N, M, T, V, C)``
+        (batch size dynamic) to the embeddings ``embed()`` returns; preprocessing stays in numpy
+        ([`slimkit.export.prepare`][slimkit.export.prepare]).
 
         Args:
             path: Output file, ``*.onnx`` or ``*.pt2``.
-            **kwargs: ``normalize``, ``opset_version``, passed to :func:`slimkit.export.export`.
+            **kwargs: ``normalize``, ``opset_version``, passed to [`slimkit.export.export`][slimkit.export.export].
 
         Returns:
             The path written.

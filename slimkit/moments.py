@@ -1,8 +1,9 @@
 """Moment search: where, in a set of long recordings, does something like this clip happen?
 
-:class:`MomentIndex` cuts recordings into sliding windows (:func:`slimkit.windows.embed_windows`, one or
-several window lengths), keeps the window embeddings in a :class:`~slimkit.Retriever`, and answers a query
-clip with the top-``k`` *moments*: recording id, start and end frame (and seconds, given ``fps``) and score.
+[`MomentIndex`][slimkit.moments.MomentIndex] cuts recordings into sliding windows
+([`slimkit.windows.embed_windows`][slimkit.windows.embed_windows], one or several window lengths), keeps the window
+embeddings in a [`Retriever`][slimkit.retrieval.Retriever], and answers a query clip with the top-``k`` *moments*:
+recording id, start and end frame (and seconds, given ``fps``) and score.
 
 ```python
 idx = MomentIndex(encoder, window=(32, 48), stride=8, fps=30)
@@ -48,7 +49,7 @@ class Moment:
     """One search hit: a span of one recording.
 
     Attributes:
-        recording: Id of the recording (as given to :meth:`MomentIndex.add`).
+        recording: Id of the recording (as given to [`MomentIndex.add`][slimkit.moments.MomentIndex.add]).
         start: First frame.
         end: Frame after the last one (exclusive).
         score: Similarity of the best window (cosine: higher is closer; ``metric="l2"``: squared distance).
@@ -125,20 +126,20 @@ def _as_windows(window: Any) -> tuple[int, ...]:
 
 
 class MomentIndex:
-    """Sliding-window embeddings of long recordings in a :class:`~slimkit.Retriever`, searched for moments.
+    """Window embeddings of long recordings in a [`Retriever`][slimkit.retrieval.Retriever], searched for moments.
 
     Args:
         encoder: Encoder that embeds recordings and query clips; may be ``None`` when only precomputed
-            embeddings are added (:meth:`add_windows`) and searched.
+            embeddings are added ([`add_windows`][slimkit.moments.MomentIndex.add_windows]) and searched.
         window: Window length in frames, or several lengths (multi-scale).
         stride: Frames between window starts: one int for every length, one per length, or ``None`` for
             ``window // 2`` each.
         fps: Frame rate of the recordings, to report moments in seconds.
         dim: Embedding width; default ``encoder.embed_dim`` (required without an encoder).
-        metric: ``"cosine"`` or ``"l2"`` (see :class:`~slimkit.Retriever`).
-        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (see :class:`~slimkit.Retriever`).
+        metric: ``"cosine"`` or ``"l2"`` (see [`Retriever`][slimkit.retrieval.Retriever]).
+        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (see [`Retriever`][slimkit.retrieval.Retriever]).
         device: FAISS device (``"auto"``, ``"cpu"``, ``"cuda"``).
-        num_threads: FAISS threads (see :class:`~slimkit.Retriever`).
+        num_threads: FAISS threads (see [`Retriever`][slimkit.retrieval.Retriever]).
     """
 
     def __init__(
@@ -317,7 +318,7 @@ class MomentIndex:
             device: Torch device for the encoder.
 
         Returns:
-            One list per query of up to ``k`` :class:`Moment`, best first.
+            One list per query of up to ``k`` [`Moment`][slimkit.moments.Moment], best first.
         """
         k = _check_int(k, "k")
         if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float)) or not (
@@ -366,7 +367,7 @@ class MomentIndex:
 
     # ---- persistence -----------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the index (a :class:`~slimkit.Retriever` file whose ``info`` holds the window settings).
+        """Write the index (a [`Retriever`][slimkit.retrieval.Retriever] file whose ``info`` holds the window settings).
 
         Args:
             path: Target file, e.g. ``streams.slimidx`` (written atomically).
@@ -377,7 +378,7 @@ class MomentIndex:
     @classmethod
     def load(cls, path: str | os.PathLike, encoder: SLiMEncoder | None = None, device: str = "auto",
              num_threads: int | None = None) -> MomentIndex:
-        """Load a MomentIndex written by :meth:`save` (or by ``slimkit index`` on windowed embeddings).
+        """Load an index from [`save`][slimkit.moments.MomentIndex.save] (or ``slimkit index`` on window embeddings).
 
         Args:
             path: The saved file.

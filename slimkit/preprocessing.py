@@ -70,8 +70,8 @@ def _as_numpy(x: Any, name: str) -> np.ndarray:
 class LongSequenceWarning(UserWarning):
     """A sequence is much longer than the model's view and gets squashed into ``num_frames`` frames.
 
-    Emitted by :func:`prepare_sequence` (so by ``SLiMEncoder.embed``) when a sequence has more than
-    :data:`LONG_SEQUENCE_FACTOR` times ``num_frames`` valid frames. Silence it with
+    Emitted by [`prepare_sequence`][slimkit.preprocessing.prepare_sequence] (so by ``SLiMEncoder.embed``) when a
+    sequence has more than `LONG_SEQUENCE_FACTOR` times ``num_frames`` valid frames. Silence it with
     ``warnings.filterwarnings("ignore", category=LongSequenceWarning)``.
     """
 
@@ -301,8 +301,8 @@ def prepare_sequence(seq: np.ndarray, config: SLiMConfig, layout: Layout | None 
     """The whole pipeline: ``(M, T, V, C_in)`` -> ``(max_persons, num_frames, V, C)`` float32, ``NaN`` = missing.
 
     A sequence of more than ``LONG_SEQUENCE_FACTOR * num_frames`` valid frames raises a
-    :class:`LongSequenceWarning` (once per process, by Python's default warning filter): resampling it to
-    ``num_frames`` frames blurs a long recording into one vector; embed it in windows instead.
+    [`LongSequenceWarning`][slimkit.preprocessing.LongSequenceWarning] (once per process, by Python's default warning
+    filter): resampling it to ``num_frames`` frames blurs a long recording into one vector; embed it in windows instead.
     """
     a = standardize(seq, config, layout, name)
     if a.shape[1] > LONG_SEQUENCE_FACTOR * config.num_frames:

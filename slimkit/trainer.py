@@ -130,7 +130,7 @@ class CorpusSource:
     """Several sources read as one: items ``0..len(a)-1`` from the first, then the second, and so on.
 
     Args:
-        sources: :class:`~slimkit.preprocessing.SequenceSource` objects, all in the model's layout.
+        sources: [`SequenceSource`][slimkit.preprocessing.SequenceSource] objects, all in the model's layout.
     """
 
     def __init__(self, sources: Sequence[SequenceSource]) -> None:

@@ -2,9 +2,10 @@
 
 ``SLiMEncoder.embed`` resamples a whole sequence to the model's ``num_frames``: right for a clip of one action,
 wrong for a 3,000-frame recording of many actions, which it squashes into one blurred vector (``embed`` warns
-then, see :class:`LongSequenceWarning`). :func:`embed_windows` cuts each recording into windows of ``window``
-frames every ``stride`` frames and embeds every window as its own clip, through the encoder's public
-``embed()``, so the windows get exactly the preprocessing and pooling of ``embed``.
+then, see [`LongSequenceWarning`][slimkit.preprocessing.LongSequenceWarning]).
+[`embed_windows`][slimkit.windows.embed_windows] cuts each recording into windows of ``window`` frames every ``stride``
+frames and embeds every window as its own clip, through the encoder's public ``embed()``, so the windows get exactly the
+preprocessing and pooling of ``embed``.
 
 Conventions (written down because a user relies on them):
 
@@ -45,7 +46,7 @@ class WindowEmbeddings:
         sequence: ``(W,)`` int64: index of the recording (in the input) that each window belongs to.
         start: ``(W,)`` int64 first frame of the window.
         end: ``(W,)`` int64 frame after the last one (exclusive).
-        fps: Frames per second given to :func:`embed_windows`, or ``None``.
+        fps: Frames per second given to [`embed_windows`][slimkit.windows.embed_windows], or ``None``.
         window: Window length in frames.
         stride: Stride in frames.
     """
@@ -132,7 +133,7 @@ def embed_windows(
     embeddings comparable with ``embed`` of such clips.
 
     Args:
-        encoder: The :class:`~slimkit.SLiMEncoder`.
+        encoder: The [`SLiMEncoder`][slimkit.model.SLiMEncoder].
         skeletons: One recording ``(T, V, C)`` / ``(M, T, V, C)``, a batch ``(N, M, T, V, C)``, a list of
             recordings of any lengths, or a dataset (anything ``embed`` accepts).
         window: Window length in frames of the input.
@@ -146,7 +147,8 @@ def embed_windows(
         show_progress_bar: Show a progress bar over the recordings (``None``: for more than 8 of them).
 
     Returns:
-        A :class:`WindowEmbeddings` with one row per window that holds at least one valid joint.
+        A [`WindowEmbeddings`][slimkit.windows.WindowEmbeddings] with one row per window that holds at least one valid
+        joint.
 
     Raises:
         ValueError: ``window``/``stride`` not positive ints, ``fps`` not a positive number, or no window of
