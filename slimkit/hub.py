@@ -239,7 +239,7 @@ def _refuse_classifier(cfg_path: Path) -> None:
     """A classifier folder given to ``SLiMEncoder.from_pretrained``: say so instead of listing unknown keys."""
     try:
         d = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return  # SLiMConfig.from_json_file reports it
     if isinstance(d, dict) and d.get("model_type") == "slimkit-classifier":
         raise ValueError(

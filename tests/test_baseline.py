@@ -45,7 +45,7 @@ def test_shapes_and_absent_person(tiny: MAEPretrainer, rng: np.random.Generator)
     assert out.mask.shape == (b, n_tok) and out.visible_index.shape == (b, tiny.num_visible)
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
     assert tiny.encoder.encode(x).shape == (3, tiny.encoder.embed_dim)
-    assert tiny.encoder.embed(_walks(rng, 2, 50)).shape == (2, 64)
+    assert tiny.encoder.embed(_walks(rng, 2, 50)).shape == (2, tiny.encoder.embed_dim)
 
 
 def test_encoder_sees_exactly_ten_percent(tiny: MAEPretrainer, rng: np.random.Generator) -> None:
