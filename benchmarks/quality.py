@@ -32,6 +32,8 @@ the 1-thread CPU minutes of pretraining after which NW-UCLA kNN first passes the
 One JSON line per figure, then Markdown tables. Typical use (2-core CPU, 1 thread each):
 
     python benchmarks/quality.py --threads 1 --seeds 0 1 2 --steps 600
+    for s in 0 1 2; do python benchmarks/quality.py --threads 1 --seeds $s > q$s.log & done; wait
+    python benchmarks/quality.py --summarize q0.log q1.log q2.log       # one process per seed, then the tables
     python benchmarks/quality.py --threads 1 --seeds 0 --models slim --protocols ucla --set contrast_view=masked
 """
 
@@ -208,7 +210,12 @@ def main() -> None:
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
+    ap.add_argument("--summarize", nargs="+", metavar="LOG", default=None,
+                    help="only print the tables of earlier runs' output (JSON lines), e.g. one log per seed")
     args = ap.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides: dict[str, Any] = {}
@@ -294,27 +301,68 @@ def main() -> None:
                                  linear=not args.no_linear)
                     report(protocol, model, seed, pooling, res, extra)
                 if info.get("curve"):
-                    print(json.dumps({"figure": "time_to_quality", "protocol": protocol, "model": model,
-                                      "seed": seed, "raw_knn_floor": round(floors["ucla"], 2), **info}),
-                          flush=True)
+                    ttq = {"figure": "time_to_quality", "protocol": protocol, "model": model, "seed": seed,
+                           "raw_knn_floor": round(floors["ucla"], 2), **info}
+                    print(json.dumps(ttq), flush=True)
+                    rows.append(ttq)
 
     print(f"\nProtocol: {args.preset} preset, {args.steps} steps x batch {args.batch_size}, lr {args.lr}, "
           f"seeds {args.seeds}, overrides {overrides or 'none'}; {machine()}")
-    for protocol in args.protocols:
-        print(f"\n**{splits[protocol].name}** ({protocol}): mean ± std over seeds\n")
-        print("| model | pooling / preprocessing | kNN top-1 (%) | linear top-1 (%) | pretrain CPU min |\n|---|---|---|---|---|")
-        for model in args.models:
+    print_tables(rows, {p: splits[p].name for p in args.protocols}, args.models)
+
+
+def print_tables(rows: list[dict], protocols: dict[str, str], models: list[str]) -> None:
+    """Markdown tables, mean ± std over the seeds found in ``rows``; time to quality per seed."""
+    for protocol, name in protocols.items():
+        print(f"\n**{name}** ({protocol}): mean ± std over seeds\n")
+        print("| model | pooling / preprocessing | kNN top-1 (%) | linear top-1 (%) | seeds | pretrain CPU min |")
+        print("|---|---|---|---|---|---|")
+        for model in models:
             for pooling in ("view-aligned", "camera frame", "time", "mean"):
-                sel = [r for r in rows if r["protocol"] == protocol and r["model"] == model
-                       and r["pooling"] == pooling]
+                sel = [r for r in rows if r.get("figure") == "quality" and r["protocol"] == protocol
+                       and r["model"] == model and r["pooling"] == pooling]
                 if not sel:
                     continue
                 cell = {m: mean_std([r["value"] for r in sel if r["metric"] == m]) if any(
                     r["metric"] == m for r in sel) else "-" for m in ("knn", "linear")}
-                cpu = sorted({r.get("cpu_min") for r in sel if r.get("cpu_min") is not None})
+                seeds = sorted({r["seed"] for r in sel})
+                cpu = [r["cpu_min"] for r in sel if r.get("cpu_min") is not None and r["metric"] == "knn"]
                 cpu_s = f"{np.mean(cpu):.1f}" if cpu else "-"
-                print(f"| {LABELS[model]} | {pooling} | {cell['knn']} | {cell['linear']} | {cpu_s} |")
+                print(f"| {LABELS[model]} | {pooling} | {cell['knn']} | {cell['linear']} | "
+                      f"{len(seeds) if seeds != [-1] else '-'} | {cpu_s} |")
+    ttq = [r for r in rows if r.get("figure") == "time_to_quality"]
+    if ttq:
+        print("\n**Time to quality** (NW-UCLA kNN above the raw-coordinate floor, checked every 100 steps)\n")
+        print("| seed | floor kNN | first pass: step | CPU min | kNN then | kNN at the end |")
+        print("|---|---|---|---|---|---|")
+        for r in ttq:
+            p = r.get("passed_floor") or {}
+            print(f"| {r['seed']} | {r['raw_knn_floor']} | {p.get('step', 'never')} | {p.get('cpu_min', '-')} | "
+                  f"{p.get('knn', '-')} | {r['curve'][-1]['knn'] if r['curve'] else '-'} |")
 
+
+def summarize(paths: list[str]) -> None:
+    """Combine the JSON lines of several runs (e.g. one process per seed) into one set of tables."""
+    rows, protocols, models, ttq = [], {}, [], []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("{"):
+                    continue
+                r = json.loads(line)
+                if r.get("figure") == "time_to_quality":
+                    ttq.append(r)
+                if r.get("figure") != "quality":
+                    continue
+                if r["model"] == "raw" and any(q["model"] == "raw" and q["protocol"] == r["protocol"]
+                                               and q["pooling"] == r["pooling"] and q["metric"] == r["metric"]
+                                               for q in rows):
+                    continue  # the floors are deterministic: count them once
+                rows.append(r)
+                protocols.setdefault(r["protocol"], r["dataset"])
+                if r["model"] not in models:
+                    models.append(r["model"])
+    print_tables(rows + ttq, protocols, [m for m in LABELS if m in models])
 
 if __name__ == "__main__":
     main()
