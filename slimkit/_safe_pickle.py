@@ -33,6 +33,9 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 )  # fmt: skip
 
 
+_SMALL = 64 << 20
+
+
 class PickleRefused(pickle.UnpicklingError):
     """A pickle referenced a global outside :data:`ALLOWED_GLOBALS`."""
 
@@ -79,6 +82,10 @@ def load_pickle(path: str | Path, trust: bool = False, what: str = "a pyskl anno
     except RecursionError:
         raise ValueError(f"{p}: not a readable pickle: nested too deeply") from None
     except MemoryError:
+        if len(data) < _SMALL:  # a small file cannot hold what would exhaust memory: a damaged length field
+            raise ValueError(
+                f"{p}: not a readable pickle: it declares an object far larger than the file ({len(data)} bytes)"
+            ) from None
         raise MemoryError(f"{p}: ran out of memory while unpickling") from None
     except Exception as e:  # truncated or garbage: UnpicklingError, EOFError, ValueError, ...
         raise ValueError(f"{p}: not a readable pickle ({type(e).__name__}: {e})") from None
