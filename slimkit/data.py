@@ -28,6 +28,7 @@ line) lifts the restriction, for files you made yourself or trust.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import pickle
@@ -1119,6 +1120,8 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
     """
     from scipy.io import loadmat
 
+    from ._matcheck import check_mat5
+
     p = _path(path)
     lay = _fixed_layout(layout, "penn13", str(p))
     files = sorted(p.glob("*.mat")) if p.is_dir() else [p]
@@ -1127,8 +1130,13 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
     seqs, labels, train = [], [], []
     meta: dict[str, list[Any]] = {"view": [], "image_size": [], "bbox": []}
     for f in files:
+        raw = f.read_bytes()
         try:
-            d = loadmat(f)
+            check_mat5(raw)  # scipy's C reader can crash on a damaged file instead of raising
+        except ValueError as e:
+            raise ValueError(f"{f}: not a readable MATLAB file ({e})") from None
+        try:
+            d = loadmat(io.BytesIO(raw))
         except Exception as e:  # scipy raises several types for a non-MAT file
             raise ValueError(f"{f}: not a MATLAB file ({e})") from None
         missing = [k for k in ("x", "y", "visibility", "action") if k not in d]

@@ -706,3 +706,27 @@ def test_written_files_respect_the_umask(tmp_path):
     for f in ("i.slimidx", "m/model.safetensors", "m/config.json", "d.pkl", "e.npy", "e.json"):
         assert (tmp_path / f).stat().st_mode & 0o777 == 0o640, f
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o750
+
+
+def test_damaged_mat_that_crashes_scipy_is_refused(shared_data, tmp_path):
+    """Items 7, 11: a real Penn Action file with 4 bytes inserted in a compressed element makes scipy's
+    loadmat crash the interpreter (segfault, scipy 1.17, found by tests/test_fuzz_readers.py --fuzz-long);
+    slimkit checks the MAT structure first and raises a ValueError naming the file."""
+    import subprocess
+    import sys
+
+    src = shared_data / "penn-action" / "labels" / "1929.mat"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    raw = src.read_bytes()
+    bad = tmp_path / "1929.mat"
+    bad.write_bytes(raw[:281] + bytes.fromhex("5da3b0f2") + raw[281:])
+    scipy_alone = subprocess.run([sys.executable, "-c", f"from scipy.io import loadmat; loadmat({str(bad)!r})"],
+                                 capture_output=True, timeout=120)
+    slim = subprocess.run(
+        [sys.executable, "-c", f"import slimkit.data as d\ntry:\n d.load({str(bad)!r})\nexcept ValueError as e:\n"
+                               " print('ValueError:', e)"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert slim.returncode == 0, (scipy_alone.returncode, slim.stderr[-2000:])
+    assert f"ValueError: {bad}: not a readable MATLAB file (damaged MAT-file structure" in slim.stdout
