@@ -739,7 +739,10 @@ def read_npz(
     actor) and all-zero joints are ``NaN``. Caveat: these files are centred on actor 1's spine-mid joint in
     the first frame, which is therefore exactly 0 there and reads as missing (one joint, one frame).
     Labels are the argmax of the one-hot ``y_*``; splits ``train`` and ``test``; names ``train_00000``...
-    Uncompressed files are memory-mapped and rows are converted on access, so a 7 GB file costs no RAM.
+    Uncompressed files are memory-mapped and rows are converted on access, so a 7 GB file costs no RAM; each
+    array's size is checked against its header and its zip CRC-32 is verified once when the file is opened
+    (streamed: about 2 GB/s from the page cache, measured). Compressed arrays are read into memory, and one
+    that would inflate above 64 MiB at more than 200:1 is refused.
 
     Args:
         path: The ``.npz`` file.
