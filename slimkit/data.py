@@ -1260,7 +1260,10 @@ def read_npy(
         files = sorted(p.glob("*.npy"))
         if not files:
             raise ValueError(f"path: no .npy files in {p}")
-        first = np.load(files[0], mmap_mode="r", allow_pickle=False)
+        try:
+            first = np.load(files[0], mmap_mode="r", allow_pickle=False)
+        except (ValueError, EOFError, OverflowError, OSError) as e:
+            raise ValueError(f"{files[0]}: not a plain numeric .npy ({e})") from None
         if first.ndim not in (3, 4):
             raise ValueError(
                 f"{files[0]}: expected one sequence (T, V, C) or (M, T, V, C), got {first.shape}"
