@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,13 @@ def load_pickle(path: str | Path, trust: bool = False, what: str = "a pyskl anno
     data = p.read_bytes()
     if not data:
         raise ValueError(f"{p}: the file is empty (expected {what})")
+    try:
+        # Walk the opcodes first (pure parsing, ~0.5 s per million opcodes): a truncated stream or a length
+        # field larger than the file is refused here, before the C unpickler allocates what it declares.
+        for _ in pickletools.genops(data):
+            pass
+    except Exception as e:
+        raise ValueError(f"{p}: not a readable pickle ({type(e).__name__}: {e})") from None
     try:
         if trust:
             return pickle.loads(data)  # noqa: S301 - explicit opt-in by the caller
