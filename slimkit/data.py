@@ -1087,6 +1087,11 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
                     f"got {raw!r}"
                 )
             label = raw - 1
+            if fields[0] in _NWUCLA_ACTION_IDS and _NWUCLA_ACTION_IDS.index(fields[0]) != label:
+                raise ValueError(
+                    f"{f}: label {raw} contradicts file_name {name!r}: action a{fields[0]:02d} is label "
+                    f"{_NWUCLA_ACTION_IDS.index(fields[0]) + 1}"
+                )
         else:
             label = _NWUCLA_ACTION_IDS.index(fields[0]) if fields[0] in _NWUCLA_ACTION_IDS else -1
         seqs.append(_mark_missing(a)[None])
@@ -1162,10 +1167,17 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
             image_size = (int(dims[0]), int(dims[1]))
             flag = int(np.ravel(d["train"])[0]) if "train" in d else 0
             bbox = np.asarray(d.get("bbox", np.zeros((0, 4))), dtype=np.float32)
+            nframes = int(np.ravel(d["nframes"])[0]) if "nframes" in d else x.shape[0]
+            dframes = int(dims[2]) if dims.size > 2 else x.shape[0]
         except (IndexError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(
-                f"{f}: action, dimensions (height, width, frames), train or bbox malformed ({e})"
+                f"{f}: action, dimensions (height, width, frames), train, nframes or bbox malformed ({e})"
             ) from None
+        if nframes != x.shape[0] or dframes != x.shape[0]:
+            raise ValueError(
+                f"{f}: nframes ({nframes}) and dimensions[2] ({dframes}) declare the frame count, but x, y and "
+                f"visibility hold {x.shape[0]} frames"
+            )
         if action not in PENN_ACTION_CLASSES:
             raise ValueError(f"{f}: action: expected one of {PENN_ACTION_CLASSES}, got {action!r}")
         seqs.append(a[None])

@@ -462,10 +462,10 @@ def test_ntu_frame_count_and_trailing_garbage_are_checked(tmp_path):
 def test_nwucla_label_out_of_range_is_refused(tmp_path):
     """Item 7: NW-UCLA label 0 or 99 (1-based, 10 classes) is refused, not read as -1 or 98."""
     sk = (np.random.default_rng(0).normal(size=(4, 20, 3)) + 2).tolist()
-    for label in (1, 10):
-        f = tmp_path / "ok" / f"a01_s01_e01_v01_{label}.json"
+    for label, action in ((1, "a01"), (10, "a12")):
+        f = tmp_path / "ok" / f"{action}_s01_e01_v01.json"
         f.parent.mkdir(exist_ok=True)
-        f.write_text(json.dumps({"file_name": "a01_s01_e01_v01", "label": label, "skeletons": sk}))
+        f.write_text(json.dumps({"file_name": f"{action}_s01_e01_v01", "label": label, "skeletons": sk}))
         assert data.load(f).labels.tolist() == [label - 1]
     for label in (0, 99, -3, 2.5, True, "3"):
         f = tmp_path / "bad.json"
@@ -731,3 +731,16 @@ def test_damaged_mat_that_crashes_scipy_is_refused(shared_data, tmp_path):
     )
     assert slim.returncode == 0, (scipy_alone.returncode, slim.stderr[-2000:])
     assert f"ValueError: {bad}: not a readable MATLAB file (damaged MAT-file structure" in slim.stdout
+
+
+def test_readers_check_declared_counts_and_names(tmp_path):
+    """Item 7: Penn `nframes` / `dimensions[2]` must match the frames held; an NW-UCLA label must agree with
+    the action in its file_name (all 2,326 / 1,484 real files do)."""
+    for override in ({"nframes": 9}, {"dimensions": np.array([[480, 640, 4]])}):
+        with pytest.raises(ValueError, match=r"0003\.mat: nframes \(\d+\) and dimensions\[2\] \(\d+\) declare"):
+            data.load(_penn_mat(tmp_path / "0003.mat", **override))
+    sk = (np.random.default_rng(0).normal(size=(4, 20, 3)) + 2).tolist()
+    f = tmp_path / "a05_s01_e01_v01.json"
+    f.write_text(json.dumps({"file_name": "a05_s01_e01_v01", "label": 3, "skeletons": sk}))
+    with pytest.raises(ValueError, match=r"label 3 contradicts file_name 'a05_s01_e01_v01': action a05 is label 5"):
+        data.load(f)
