@@ -38,7 +38,11 @@ def names_file(what: str) -> Callable[[F], F]:
                     raise
                 if isinstance(e, UnicodeError):
                     raise ValueError(f"{where}: not a text {what} file ({e})") from None
-                raise type(e)(f"{where}: {e}") from e
+                try:  # keep the type (ValueError, TypeError or a subclass whose constructor takes a message)
+                    named = type(e)(f"{where}: {e}")
+                except Exception:  # e.g. json.JSONDecodeError needs more arguments
+                    named = (TypeError if isinstance(e, TypeError) else ValueError)(f"{where}: {e}")
+                raise named from e
             except MemoryError as e:
                 raise MemoryError(f"{path}: ran out of memory reading it as a {what} file ({e})") from None
             except RecursionError:

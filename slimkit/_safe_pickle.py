@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     | {(f"{core}.multiarray", n) for core in _NUMPY_CORES for n in ("_reconstruct", "scalar")}
     | {(f"{core}.numeric", "_frombuffer") for core in _NUMPY_CORES}  # protocol 5 out-of-band arrays
 )  # fmt: skip
+
+
+_SMALL = 64 << 20
 
 
 class PickleRefused(pickle.UnpicklingError):
@@ -66,6 +70,13 @@ def load_pickle(path: str | Path, trust: bool = False, what: str = "a pyskl anno
     if not data:
         raise ValueError(f"{p}: the file is empty (expected {what})")
     try:
+        # Walk the opcodes first (pure parsing, ~0.5 s per million opcodes): a truncated stream or a length
+        # field larger than the file is refused here, before the C unpickler allocates what it declares.
+        for _ in pickletools.genops(data):
+            pass
+    except Exception as e:
+        raise ValueError(f"{p}: not a readable pickle ({type(e).__name__}: {e})") from None
+    try:
         if trust:
             return pickle.loads(data)  # noqa: S301 - explicit opt-in by the caller
         return SafeUnpickler(io.BytesIO(data)).load()
@@ -79,6 +90,10 @@ def load_pickle(path: str | Path, trust: bool = False, what: str = "a pyskl anno
     except RecursionError:
         raise ValueError(f"{p}: not a readable pickle: nested too deeply") from None
     except MemoryError:
+        if len(data) < _SMALL:  # a small file cannot hold what would exhaust memory: a damaged length field
+            raise ValueError(
+                f"{p}: not a readable pickle: it declares an object far larger than the file ({len(data)} bytes)"
+            ) from None
         raise MemoryError(f"{p}: ran out of memory while unpickling") from None
     except Exception as e:  # truncated or garbage: UnpicklingError, EOFError, ValueError, ...
         raise ValueError(f"{p}: not a readable pickle ({type(e).__name__}: {e})") from None

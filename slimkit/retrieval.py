@@ -529,13 +529,13 @@ class Retriever:
                 [self._keys_ids, np.asarray(new_ids, dtype=np.int64 if id_kind == "int" else object)]
             )
             keys_labels = self._labels_after(new_labels, label_kind, n)
-            keys_meta = self._keys_meta
-            if new_meta is not None or keys_meta is not None:
-                keys_meta = (keys_meta if keys_meta is not None else [None] * self._next_key) + (
-                    new_meta if new_meta is not None else [None] * n
-                )
+            # the metadata list and the id lookup grow in place below (copying them per call would make many
+            # small adds quadratic); what they will receive is built now
+            meta_tail = None
+            if new_meta is not None or self._keys_meta is not None:
+                meta_tail = new_meta if new_meta is not None else [None] * n
             alive = np.concatenate([self._alive, np.ones(n, dtype=bool)])
-            lookup = {**self._lookup, **dict(zip(new_ids, keys.tolist(), strict=True))}
+            new_pairs = list(zip(new_ids, keys.tolist(), strict=True))
             faiss = _faiss()
             old_index, old_trained, old_nlist = self._index, self._trained, self.nlist
             try:
@@ -550,7 +550,9 @@ class Retriever:
                 self._index, self._trained, self.nlist = old_index, old_trained, old_nlist
                 if old_index.ntotal > len(self._lookup) + len(self._tombstones):  # some vectors got in
                     if self.index_type == "hnsw":  # a graph cannot delete: the keys become tombstones
-                        self._keys_ids, self._keys_meta = keys_ids, keys_meta
+                        self._keys_ids = keys_ids
+                        if meta_tail is not None:
+                            self._keys_meta = (self._keys_meta or [None] * (self._next_key)) + meta_tail
                         if label_kind is not None:
                             self._keys_labels, self._label_kind = keys_labels, label_kind
                         self._alive = np.concatenate([self._alive, np.zeros(n, dtype=bool)])
@@ -559,14 +561,17 @@ class Retriever:
                     else:
                         old_index.remove_ids(faiss.IDSelectorBatch(keys))  # leave no half-added vectors
                 raise
-            # commit per-item state (plain assignments) only after FAISS accepted the vectors
+            # commit per-item state only after FAISS accepted the vectors (assignments and in-place growth)
             self._id_kind = id_kind
             self._keys_ids = keys_ids
             if label_kind is not None:
                 self._keys_labels, self._label_kind = keys_labels, label_kind
-            self._keys_meta = keys_meta
+            if meta_tail is not None:
+                if self._keys_meta is None:
+                    self._keys_meta = [None] * self._next_key
+                self._keys_meta.extend(meta_tail)
             self._alive = alive
-            self._lookup = lookup
+            self._lookup.update(new_pairs)
             if id_kind == "int":
                 self._next_auto_id = max(self._next_auto_id, max(new_ids) + 1)
             self._next_key += n

@@ -464,10 +464,10 @@ def test_ntu_frame_count_and_trailing_garbage_are_checked(tmp_path):
 def test_nwucla_label_out_of_range_is_refused(tmp_path):
     """Item 7: NW-UCLA label 0 or 99 (1-based, 10 classes) is refused, not read as -1 or 98."""
     sk = (np.random.default_rng(0).normal(size=(4, 20, 3)) + 2).tolist()
-    for label in (1, 10):
-        f = tmp_path / "ok" / f"a01_s01_e01_v01_{label}.json"
+    for label, action in ((1, "a01"), (10, "a12")):
+        f = tmp_path / "ok" / f"{action}_s01_e01_v01.json"
         f.parent.mkdir(exist_ok=True)
-        f.write_text(json.dumps({"file_name": "a01_s01_e01_v01", "label": label, "skeletons": sk}))
+        f.write_text(json.dumps({"file_name": f"{action}_s01_e01_v01", "label": label, "skeletons": sk}))
         assert data.load(f).labels.tolist() == [label - 1]
     for label in (0, 99, -3, 2.5, True, "3"):
         f = tmp_path / "bad.json"
@@ -518,3 +518,231 @@ def test_penn_malformed_dimensions_name_the_file(tmp_path, capsys):
     assert cli_main(["embed", str(bad), "-m", str(model), "-o", str(tmp_path / "e.npy"), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
     assert "0002.mat" in err and len(err.strip().splitlines()) == 1
+
+
+# ---- 11. the CLI: one line and exit 1, the file named ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    """A tiny model, embeddings with their sidecar and an index built from them."""
+    root = tmp_path_factory.mktemp("cli")
+    model = _tiny_model(root / "m")
+    emb = np.random.default_rng(0).normal(size=(5, 64)).astype(np.float32)
+    np.save(root / "emb.npy", emb)
+    (root / "emb.json").write_text(json.dumps({"ids": [f"s{i}" for i in range(5)], "shape": [5, 64]}))
+    assert cli_main(["index", str(root / "emb.npy"), "-o", str(root / "i.slimidx"), "--device", "cpu"]) == 0
+    return root, model
+
+
+def _hostile_inputs(root: Path, model: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (argv, text the one-line error must contain)."""
+    out = str(tmp / "out.npy")
+    emb = lambda p: ["embed", str(p), "-m", str(model), "-o", out, "--device", "cpu"]  # noqa: E731
+    cases: dict[str, tuple[list[str], str]] = {}
+
+    good = tmp / "good.pkl"
+    data.write_pyskl(good, [np.ones((1, 4, 25, 3), np.float32)])
+    raw = good.read_bytes()
+    (tmp / "trunc.pkl").write_bytes(raw[: len(raw) // 2])
+    cases["truncated pkl"] = (emb(tmp / "trunc.pkl"), "trunc.pkl")
+    (tmp / "empty.pkl").write_bytes(b"")
+    cases["empty pkl"] = (emb(tmp / "empty.pkl"), "empty.pkl")
+    kp = np.ones((1, 4, 25, 3), np.float32)
+    (tmp / "anns.pkl").write_bytes(pickle.dumps({"annotations": [{"keypoint": kp, "label": "walk"}]}))
+    cases["malformed pyskl annotations"] = (emb(tmp / "anns.pkl"), "anns.pkl: annotations[0]['label']")
+    (tmp / "anns2.pkl").write_bytes(pickle.dumps({"annotations": [1, 2]}))
+    cases["pyskl annotations not dicts"] = (emb(tmp / "anns2.pkl"), "anns2.pkl")
+
+    np.save(tmp / "seq.npy", np.ones((2, 1, 8, 25, 3), np.float32))
+    raw = (tmp / "seq.npy").read_bytes()
+    (tmp / "trunc.npy").write_bytes(raw[:100])
+    cases["truncated npy"] = (emb(tmp / "trunc.npy"), "trunc.npy")
+    (tmp / "empty.npy").write_bytes(b"")
+    cases["empty npy"] = (emb(tmp / "empty.npy"), "empty.npy")
+    (tmp / "neg.npy").write_bytes(raw.replace(b"(2, 1, 8, 25, 3)", b"(2, 1, -8, 25, 3)"))
+    cases["negative shape in npy header"] = (emb(tmp / "neg.npy"), "neg.npy")
+
+    deep = tmp / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    cases["json nested 5000 deep"] = (emb(deep), "deep.json")
+
+    np.save(tmp / "q.npy", np.ones((3, 64), np.float32))
+    (tmp / "q.json").write_text(json.dumps([1, 2, 3]))
+    search = lambda q, *extra: ["search", str(root / "i.slimidx"), "--queries", str(q), *extra]  # noqa: E731
+    cases["sidecar that is a list"] = (search(tmp / "q.npy"), "q.json: expected a JSON object")
+    np.save(tmp / "q2.npy", np.ones((3, 64), np.float32))
+    (tmp / "q2.json").write_text(json.dumps({"ids": ["a"]}))
+    cases["query sidecar with fewer ids than rows"] = (search(tmp / "q2.npy"), "q2.json: ids: expected a list of 3")
+
+    (tmp / "bad.slimidx").write_bytes(_tampered_index(root / "i.slimidx"))
+    cases["tampered index"] = (["search", str(tmp / "bad.slimidx"), "--queries", str(root / "emb.npy")],
+                               "bad.slimidx: the FAISS index section cannot be read")
+
+    cases["--device bogus"] = (emb(tmp / "seq.npy")[:-1] + ["bogus"], "--device: expected cpu, cuda")
+    cases["huge k"] = (search(root / "emb.npy", "-k", "100000000", "-q", "-o", str(tmp / "hits.json")), "")
+    return cases
+
+
+def _tampered_index(path: Path) -> bytes:
+    """The index file with its FAISS section overwritten and every checksum recomputed to match (a deliberate
+    tampering, which checksums cannot catch: FAISS itself then fails to parse it)."""
+    import hashlib
+
+    raw = path.read_bytes()
+    hlen = int.from_bytes(raw[18:26], "little")
+    at = 26 if raw[26:27] == b"{" else 58  # format 1: no header checksum
+    header = json.loads(raw[at : at + hlen])
+    start = at + hlen
+    n = header["sections"][0]["length"]
+    index = b"XXXX" + raw[start + 4 : start + n]
+    header["sections"][0]["sha256"] = hashlib.sha256(index).hexdigest()
+    head = json.dumps(header, indent=1).encode()
+    length = len(head).to_bytes(8, "little")
+    digest = hashlib.sha256(length + head).digest()
+    if header["format_version"] == 1:  # as an older slimkit wrote it
+        return raw[:18] + length + head + index + raw[start + n :]
+    return raw[:18] + length + digest + head + index + raw[start + n :]
+
+
+_CLI_CASES = ["truncated pkl", "empty pkl", "malformed pyskl annotations", "pyskl annotations not dicts",
+              "truncated npy", "empty npy", "negative shape in npy header", "json nested 5000 deep",
+              "sidecar that is a list", "query sidecar with fewer ids than rows", "tampered index",
+              "--device bogus", "huge k"]
+
+
+@pytest.mark.parametrize("case", _CLI_CASES)
+def test_cli_hostile_inputs_give_one_line_and_exit_1(cli_env, tmp_path, capsys, case):
+    """Item 11: each listed hostile input gives `slimkit <cmd>: error: <one line naming the file>`, exit 1."""
+    root, model = cli_env
+    argv, needle = _hostile_inputs(root, model, tmp_path)[case]
+    code = cli_main(argv)
+    err = capsys.readouterr().err.strip()
+    if case == "huge k":  # not an error at all: k is clamped to the 5 items
+        assert code == 0 and len(json.loads((tmp_path / "hits.json").read_text())[0]["hits"]) == 5
+        return
+    assert code == 1, err
+    assert len(err.splitlines()) == 1 and err.startswith(f"slimkit {argv[0]}: error: ") and needle in err, err
+
+
+def test_cli_cuda_without_cuda_and_memory_error(cli_env, tmp_path, capsys, monkeypatch):
+    """Item 11: --device cuda without CUDA, and a MemoryError, are one line and exit 1."""
+    import torch
+
+    from slimkit import Retriever
+
+    root, model = cli_env
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["embed", str(root / "emb.npy"), "-m", str(model), "-o", str(tmp_path / "e.npy"), "--device", "cuda"]
+    assert cli_main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("slimkit embed: error: --device: 'cuda' but CUDA is not available") and "\n" not in err
+
+    def oom(*a, **k):
+        raise MemoryError()
+
+    monkeypatch.setattr(Retriever, "search", oom)
+    assert cli_main(["search", str(root / "i.slimidx"), "--queries", str(root / "emb.npy")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "slimkit search: error: out of memory (MemoryError)"
+
+
+def test_every_reader_error_names_the_file(tmp_path):
+    """Item 11: a broken file of every format gives an error whose message holds the file's path."""
+    broken = {
+        "x.skeleton": b"\xff\xfe binary",
+        "x.npz": b"PK\x05\x06" + b"\0" * 18,
+        "x.pkl": b"\x80\x04garbage",
+        "x.json": b'{"skeletons": [[1, 2]]}',
+        "x.mat": b"MATLAB 5.0 MAT-file" + os.urandom(200),
+        "x.npy": b"\x93NUMPY\x01\x00" + os.urandom(50),
+    }
+    for name, content in broken.items():
+        f = tmp_path / name
+        f.write_bytes(content)
+        with pytest.raises((ValueError, TypeError)) as e:
+            data.load(f)
+        assert str(f) in str(e.value), (name, str(e.value))
+
+
+# ---- 12, 13. writing outputs ------------------------------------------------------------------------------------
+def test_failed_sidecar_write_leaves_no_npy(cli_env, tmp_path, capsys, monkeypatch):
+    """Item 12: when the sidecar cannot be written, no .npy is left behind (both or neither)."""
+    import slimkit.cli as cli
+
+    root, model = cli_env
+    np.save(tmp_path / "seq.npy", np.ones((2, 1, 8, 25, 3), np.float32))
+    out = tmp_path / "o" / "e.npy"
+    real_fdopen, calls = os.fdopen, []
+
+    def failing_fdopen(fd, *a, **k):
+        calls.append(fd)
+        if len(calls) == 2:  # the sidecar's temporary file: the disk is full
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(fd, *a, **k)
+
+    monkeypatch.setattr(cli.os, "fdopen", failing_fdopen)
+    assert cli_main(["embed", str(tmp_path / "seq.npy"), "-m", str(model), "-o", str(out), "--device", "cpu"]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert not out.exists() and not out.with_suffix(".json").exists() and list(out.parent.iterdir()) == []
+    monkeypatch.undo()
+    assert cli_main(["embed", str(tmp_path / "seq.npy"), "-m", str(model), "-o", str(out), "--device", "cpu"]) == 0
+    assert out.exists() and json.loads(out.with_suffix(".json").read_text())["shape"] == list(np.load(out).shape)
+    assert np.load(out).shape[0] == 2
+
+
+def test_written_files_respect_the_umask(tmp_path):
+    """Item 13: .slimidx, model.safetensors (and its folder), .pkl and embeddings get the umask's mode."""
+    from slimkit import Retriever
+
+    old = os.umask(0o027)
+    try:
+        r = Retriever(4, device="cpu")
+        r.add(np.eye(4, dtype=np.float32))
+        r.save(tmp_path / "i.slimidx")
+        model = _tiny_model(tmp_path / "m")
+        data.write_pyskl(tmp_path / "d.pkl", [np.ones((1, 4, 25, 3), np.float32)])
+        np.save(tmp_path / "seq.npy", np.ones((1, 1, 8, 25, 3), np.float32))
+        assert cli_main(["embed", str(tmp_path / "seq.npy"), "-m", str(model), "-o", str(tmp_path / "e.npy"),
+                         "--device", "cpu", "-q"]) == 0
+    finally:
+        os.umask(old)
+    for f in ("i.slimidx", "m/model.safetensors", "m/config.json", "d.pkl", "e.npy", "e.json"):
+        assert (tmp_path / f).stat().st_mode & 0o777 == 0o640, f
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o750
+
+
+def test_damaged_mat_that_crashes_scipy_is_refused(shared_data, tmp_path):
+    """Items 7, 11: a real Penn Action file with 4 bytes inserted in a compressed element makes scipy's
+    loadmat crash the interpreter (segfault, scipy 1.17, found by tests/test_fuzz_readers.py --fuzz-long);
+    slimkit checks the MAT structure first and raises a ValueError naming the file."""
+    import subprocess
+    import sys
+
+    src = shared_data / "penn-action" / "labels" / "1929.mat"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    raw = src.read_bytes()
+    bad = tmp_path / "1929.mat"
+    bad.write_bytes(raw[:281] + bytes.fromhex("5da3b0f2") + raw[281:])
+    scipy_alone = subprocess.run([sys.executable, "-c", f"from scipy.io import loadmat; loadmat({str(bad)!r})"],
+                                 capture_output=True, timeout=120)
+    slim = subprocess.run(
+        [sys.executable, "-c", f"import slimkit.data as d\ntry:\n d.load({str(bad)!r})\nexcept ValueError as e:\n"
+                               " print('ValueError:', e)"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert slim.returncode == 0, (scipy_alone.returncode, slim.stderr[-2000:])
+    assert f"ValueError: {bad}: not a readable MATLAB file (damaged MAT-file structure" in slim.stdout
+
+
+def test_readers_check_declared_counts_and_names(tmp_path):
+    """Item 7: Penn `nframes` / `dimensions[2]` must match the frames held; an NW-UCLA label must agree with
+    the action in its file_name (all 2,326 / 1,484 real files do)."""
+    for override in ({"nframes": 9}, {"dimensions": np.array([[480, 640, 4]])}):
+        with pytest.raises(ValueError, match=r"0003\.mat: nframes \(\d+\) and dimensions\[2\] \(\d+\) declare"):
+            data.load(_penn_mat(tmp_path / "0003.mat", **override))
+    sk = (np.random.default_rng(0).normal(size=(4, 20, 3)) + 2).tolist()
+    f = tmp_path / "a05_s01_e01_v01.json"
+    f.write_text(json.dumps({"file_name": "a05_s01_e01_v01", "label": 3, "skeletons": sk}))
+    with pytest.raises(ValueError, match=r"label 3 contradicts file_name 'a05_s01_e01_v01': action a05 is label 5"):
+        data.load(f)
