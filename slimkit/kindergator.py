@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._errors import names_file
 from .data import PathLike, SkeletonDataset, _fixed_layout, _Lazy, _mark_missing, _path
 from .layouts import Layout
 
@@ -82,6 +83,7 @@ def _columns(path: Path, header: str) -> list[int]:
     return [index[c] for c in want]
 
 
+@names_file("Kinect v1 .csv")
 def read_kinect_v1_csv(path: PathLike) -> np.ndarray:
     """Read the joints of one Kinder-Gator style CSV file.
 

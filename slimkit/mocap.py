@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ._errors import names_file
 from .data import PathLike, SkeletonDataset, _Lazy, _path
 from .layouts import Layout, get_layout, list_layouts, register_layout
 
@@ -422,6 +423,7 @@ def _bvh_names(bvh: _Bvh, end_sites: bool) -> tuple[list[str], list[int]]:
     return names, [where[bvh.joints[i].parent] if bvh.joints[i].parent >= 0 else -1 for i in keep]
 
 
+@names_file("BVH")
 def read_bvh_file(
     path: PathLike, target_fps: float | None = None, unit: str | float = "auto", end_sites: bool = False
 ) -> tuple[np.ndarray, float]:
@@ -813,6 +815,7 @@ def _load_asf(path: Path) -> _Asf:
     return _parse_asf_cached(str(path), path.stat().st_mtime)
 
 
+@names_file("Acclaim .amc")
 def read_amc_file(
     path: PathLike, asf: PathLike | None = None, target_fps: float | None = None, fps: float | None = None
 ) -> tuple[np.ndarray, float]:
