@@ -13,7 +13,7 @@ Protocol (fixed, printed with the figures):
 * A query hits when its top moment overlaps a segment of the query's action; ``hit@1_iou50`` asks for
   temporal IoU >= 0.5 with it; ``hit@5_iou50``: any of the top 5 does. ``chance`` is the same rate for a
   window drawn uniformly from the index (exact expectation).
-* Encoders: ``--model`` (default the shipped ``slimkit/slim-nwucla-tiny``, pretrained without labels on views
+* Encoders: ``--model`` (default the shipped ``slimkit/slim-kinect-tiny``, pretrained without labels on views
   1 and 2) and a randomly initialised encoder of the same config (seed 0) as the floor; where the model is
   mean-pooled and slimkit has time-ordered pooling, also a random encoder with ``pooling="time"``.
 
@@ -111,7 +111,7 @@ def evaluate(encoder, streams, truth, queries, q_labels, windows, stride, k: int
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DATA), help="NW-UCLA all_sqe folder")
-    ap.add_argument("--model", default="slimkit/slim-nwucla-tiny", help="encoder folder or Hub id")
+    ap.add_argument("--model", default="slimkit/slim-kinect-tiny", help="encoder folder or Hub id")
     ap.add_argument("--queries", type=int, default=200, help="query clips from views 1+2")
     ap.add_argument("--windows", type=int, nargs="+", default=[24, 40, 64], help="window lengths (frames)")
     ap.add_argument("--stride", type=int, default=8, help="window stride (frames)")

@@ -7,7 +7,7 @@
   the page needs no JavaScript and no network (a mermaid block would load its script from a CDN);
 * ``nwucla-skeletons.png``: real NW-UCLA sequences (one per action, camera 1) as key-frame strips;
 * ``nwucla-retrieval.png``: a real retrieval: a camera-3 NW-UCLA query and its five nearest camera-1/2
-  neighbours, embedded by the encoder shipped with slimkit (``slimkit/slim-nwucla-tiny``).
+  neighbours, embedded by the encoder shipped with slimkit (``slimkit/slim-kinect-tiny``).
 
 The NW-UCLA figures read ``../shared/data/nw-ucla/all_sqe`` (or ``--data``); the data themselves are never
 copied into the repository, only these pictures of a few sequences. Output is deterministic (fixed SVG hash
@@ -145,7 +145,7 @@ def nwucla_retrieval(path: Path, data: Path) -> None:
     from slimkit import Retriever, SLiMEncoder, viz
 
     ds = _ucla(data)
-    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
     train, test = ds.subset("train"), ds.subset("test")
     r = Retriever(enc.embed_dim)
     r.add(enc.embed(train, show_progress_bar=False), ids=list(range(len(train))), labels=train.labels.tolist())
@@ -157,7 +157,7 @@ def nwucla_retrieval(path: Path, data: Path) -> None:
         q, hits, ds.layout, labels=list(res.labels[0]), scores=list(res.scores[0]), query_label=ql,
         class_names=ds.classes, path=None,
         title=f"NW-UCLA query {test.names[qi]} (camera 3)\nand its 5 nearest neighbours from cameras 1-2\n"
-        "(encoder: slimkit/slim-nwucla-tiny)",
+        "(encoder: slimkit/slim-kinect-tiny)",
     ).savefig(path, dpi=72, metadata={"Software": None})
 
 

@@ -2,7 +2,7 @@
 
 ```python
 from slimkit import SLiMEncoder
-enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")   # shipped; see slimkit.list_pretrained()
+enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")   # shipped; see slimkit.list_pretrained()
 z = enc.embed(skeletons)          # (N, D), L2-normalised
 ```
 

@@ -3,7 +3,7 @@
 ```python
 from slimkit import SLiMEncoder, linear_probe, load
 from slimkit.classifier import SLiMClassifier
-enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
 ds = load("nw-ucla/all_sqe")
 res = linear_probe(ds.subset("train"), None, ds.subset("test"), None, encoder=enc, epochs=30)
 clf = res.to_classifier(enc, class_names=ds.classes, training_data="NW-UCLA views 1+2")

@@ -1372,7 +1372,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  slimkit evaluate train.npz --test test.npz -m runs/x/encoder --linear-probe\n"
         "  slimkit evaluate ntu60.pkl --train-split xsub_train --test-split xsub_val -m org/slim-ntu60-base\n"
         "  slimkit evaluate penn/labels -m runs/penn/encoder -k 1 5 -o penn_eval.json\n"
-        "  slimkit embed nw-ucla/all_sqe -m slimkit/slim-nwucla-tiny -o ucla.npy && slimkit evaluate ucla.npy\n"
+        "  slimkit embed nw-ucla/all_sqe -m slimkit/slim-kinect-tiny -o ucla.npy && slimkit evaluate ucla.npy\n"
         "\nWithout --test or --train-split/--test-split, the data's own split is used (train/test, xsub_train/"
         "xsub_val, ...).\n",
     )

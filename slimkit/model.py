@@ -416,7 +416,7 @@ class SLiMEncoder(
         """Load an encoder from a local folder, the Hub cache or the Hub.
 
         Weights load only from ``model.safetensors`` and strictly: a missing, unexpected or mis-shaped tensor
-        is an error naming it. A name in ``slimkit.list_pretrained()`` (e.g. ``"slimkit/slim-nwucla-tiny"``)
+        is an error naming it. A name in ``slimkit.list_pretrained()`` (e.g. ``"slimkit/slim-kinect-tiny"``)
         falls back to the copy shipped inside the package when the Hub cannot be reached.
 
         Args:

@@ -29,7 +29,7 @@ class ModelInfo:
     """What a pretrained encoder reads and produces, and where it comes from.
 
     Attributes:
-        name: The name ``SLiMEncoder.from_pretrained`` takes (``"slimkit/slim-nwucla-tiny"``, a Hub repo id).
+        name: The name ``SLiMEncoder.from_pretrained`` takes (``"slimkit/slim-kinect-tiny"``, a Hub repo id).
         source: ``"shipped"`` (inside the package) or ``"cache"`` (a Hub download in the local cache).
         layout: Joint layout of its input (``kinect20``, ``coco17``...).
         in_channels: 2 (x, y; also fed x, y, score) or 3 (x, y, z).
@@ -165,7 +165,7 @@ def suggest_names(name: str, known: list[str] | None = None) -> str:
         known: Known names; default [`list_pretrained`][slimkit.registry.list_pretrained]``()``.
 
     Returns:
-        E.g. ``"known models: ['slimkit/slim-nwucla-tiny']; did you mean 'slimkit/slim-nwucla-tiny'?"``.
+        E.g. ``"known models: ['slimkit/slim-kinect-tiny']; did you mean 'slimkit/slim-kinect-tiny'?"``.
     """
     known = list_pretrained() if known is None else known
     short = {k.split("/", 1)[-1]: k for k in known}

@@ -34,7 +34,7 @@ def ucla(tmp_path_factory):
 @pytest.fixture(scope="module")
 def probed(ucla):
     _, ds = ucla
-    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
     tr, te = ds.subset("train"), ds.subset("test")
     res = linear_probe(tr, None, te, None, encoder=enc, epochs=20, batch_size=32, augment=False, device="cpu")
     return enc, res, tr, te
@@ -121,7 +121,7 @@ def test_finetune_result_becomes_a_classifier(rng):
 def test_cli_evaluate_save_classifier_then_predict(ucla, tmp_path, capsys):
     d, ds = ucla
     rc = main(["evaluate", str(d), "--train-split", "train", "--test-split", "test", "-m",
-               "slimkit/slim-nwucla-tiny", "--linear-probe", "--probe-epochs", "3", "--device", "cpu",
+               "slimkit/slim-kinect-tiny", "--linear-probe", "--probe-epochs", "3", "--device", "cpu",
                "--save-classifier", str(tmp_path / "clf"), "-o", str(tmp_path / "eval.json"), "-q"])
     assert rc == 0
     measured = json.loads((tmp_path / "eval.json").read_text())["linear_probe_top1"]

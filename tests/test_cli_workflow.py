@@ -174,25 +174,25 @@ def test_a_model_folder_added_to_the_package_is_listed(clips, tmp_path, monkeypa
     from slimkit import hub, list_pretrained
 
     pkg = tmp_path / "pretrained"
-    shutil.copytree(hub.PACKAGED_DIR / "slim-nwucla-tiny", pkg / "slim-nwucla-tiny")
+    shutil.copytree(hub.PACKAGED_DIR / "slim-kinect-tiny", pkg / "slim-kinect-tiny")
     SLiMEncoder(SLiMConfig.tiny(layout="coco17", in_channels=2, dim=32, depth=1)).save_pretrained(
         pkg / "slim-coco-test", model_card_kwargs={"training_data": "nothing, a test"}
     )
     (pkg / "not-a-model").mkdir()
     monkeypatch.setattr(hub, "PACKAGED_DIR", pkg)
-    assert list_pretrained() == ["slimkit/slim-coco-test", "slimkit/slim-nwucla-tiny"]
+    assert list_pretrained() == ["slimkit/slim-coco-test", "slimkit/slim-kinect-tiny"]
     assert list_pretrained("coco") == ["slimkit/slim-coco-test"]
-    assert list_pretrained("*ucla*") == ["slimkit/slim-nwucla-tiny"]
+    assert list_pretrained("*kinect*") == ["slimkit/slim-kinect-tiny"]
     info = {m.name: m for m in list_pretrained(info=True)}
     m = info["slimkit/slim-coco-test"]
     assert (m.layout, m.in_channels, m.dim, m.source, m.training_data) == ("coco17", 2, 32, "shipped",
                                                                             "nothing, a test")
-    assert "NW-UCLA" in info["slimkit/slim-nwucla-tiny"].training_data
-    assert info["slimkit/slim-nwucla-tiny"].results  # the card's results rows
+    assert "NW-UCLA" in info["slimkit/slim-kinect-tiny"].training_data
+    assert info["slimkit/slim-kinect-tiny"].results  # the card's results rows
     rc, out, _ = run(capsys, "models")
     assert rc == 0 and "slimkit/slim-coco-test" in out and "coco17" in out and "kinect20" in out
     rc, out, _ = run(capsys, "models", "--json")
-    assert [r["name"] for r in json.loads(out)] == ["slimkit/slim-coco-test", "slimkit/slim-nwucla-tiny"]
+    assert [r["name"] for r in json.loads(out)] == ["slimkit/slim-coco-test", "slimkit/slim-kinect-tiny"]
     # loadable by its name, and by its short name
     assert SLiMEncoder.from_pretrained("slimkit/slim-coco-test").config.layout == "coco17"
     assert SLiMEncoder.from_pretrained("slim-coco-test").config.in_channels == 2
@@ -207,18 +207,18 @@ def test_cached_hub_models_are_listed(tmp_path):
     (cache / "models--me--my-slim" / "refs").mkdir()
     (cache / "models--me--my-slim" / "refs" / "main").write_text("a" * 40)
     names = list_pretrained(cache_dir=cache)
-    assert "me/my-slim" in names and names[0] == "slimkit/slim-nwucla-tiny"
+    assert "me/my-slim" in names and names[0] == "slimkit/slim-kinect-tiny"
     (m,) = list_pretrained("my-slim", info=True, cache_dir=cache)
     assert (m.source, m.layout, m.dim) == ("cache", "ntu25", 32)
 
 
-@pytest.mark.parametrize("name", ["slimkit/slim-nwucla-small", "slim-nwucla-smal", "someone/slim-nwucla-tiny"])
+@pytest.mark.parametrize("name", ["slimkit/slim-kinect-small", "slim-kinect-tin", "someone/slim-kinect-tiny"])
 def test_unknown_model_fails_at_once_with_known_names_and_close_matches(clips, tmp_path, capsys, name):
     t0 = time.perf_counter()
     rc, _, err = run(capsys, "embed", clips / "clips", "--layout", "kinect20", "-m", name, "-o", tmp_path / "e.npy")
     assert time.perf_counter() - t0 < 10
     assert rc == 1
-    assert "known models: ['slimkit/slim-nwucla-tiny']" in err and "did you mean 'slimkit/slim-nwucla-tiny'" in err
+    assert "known models: ['slimkit/slim-kinect-tiny'" in err and "did you mean 'slimkit/slim-kinect-tiny'" in err
 
 
 def test_no_stale_model_names_in_the_package():
@@ -427,7 +427,7 @@ def test_nwucla_search_by_id_with_shipped_model(shared_data, tmp_path, capsys):
     files = sorted(src.glob("*.json"))[::60]
     for f in files:
         (d / f.name).symlink_to(f)
-    rc, _, err = run(capsys, "embed", d, "-m", "slim-nwucla-tiny", "-o", tmp_path / "u.npy", "-q")
+    rc, _, err = run(capsys, "embed", d, "-m", "slim-kinect-tiny", "-o", tmp_path / "u.npy", "-q")
     assert rc == 0, err
     rc, _, err = run(capsys, "index", tmp_path / "u.npy", "-o", tmp_path / "u.slimidx")
     assert rc == 0, err

@@ -178,13 +178,30 @@ def test_packaged_model_used_when_the_hub_cannot_serve_it(saved, tmp_path, monke
 
 
 def test_shipped_model_loads_offline(seqs):
-    assert "slimkit/slim-nwucla-tiny" in hub.list_pretrained()
-    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
-    assert enc.config.layout == "kinect20" and enc.config.view_align
+    assert "slimkit/slim-kinect-tiny" in hub.list_pretrained()
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
+    c = enc.config
+    assert c.layout == "kinect20" and c.view_align and (c.pooling, c.contrast_view) == ("time", "clean")
     z = enc.embed(seqs)
-    assert z.shape == (3, 64) and np.isfinite(z).all()
-    assert "NW-UCLA" in (hub.PACKAGED_DIR / "slim-nwucla-tiny" / "README.md").read_text()
-    assert (hub.PACKAGED_DIR / "slim-nwucla-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
+    assert z.shape == (3, enc.embed_dim) and np.isfinite(z).all()
+    card = (hub.PACKAGED_DIR / "slim-kinect-tiny" / "README.md").read_text()
+    assert all(name in card for name in ("NW-UCLA", "Kinder-Gator", "HDM05", "Bandai-Namco"))
+    assert (hub.PACKAGED_DIR / "slim-kinect-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
+
+
+def test_shipped_2d_model_loads_offline_and_reads_coco_keypoints(rng):
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-penn-coco17-tiny")
+    c = enc.config
+    assert (c.layout, c.in_channels, c.normalize_scale) == ("coco17", 2, True)
+    # pixel keypoints with scores, one of them invisible (score 0): finite, unit-norm embeddings
+    xy = 300 + 50 * rng.normal(size=(2, 40, 17, 2)).cumsum(1)
+    score = np.ones((2, 40, 17, 1))
+    score[:, :, 3] = 0.0
+    z = enc.embed(list(np.concatenate([xy, score], -1).astype(np.float32)))
+    assert z.shape == (2, enc.embed_dim) and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
+    card = (hub.PACKAGED_DIR / "slim-penn-coco17-tiny" / "README.md").read_text()
+    assert "Penn Action" in card and "floor: raw coordinates" in card
+    assert (hub.PACKAGED_DIR / "slim-penn-coco17-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
 
 
 def test_push_to_hub_uploads_saved_folder(saved, monkeypatch):

@@ -142,7 +142,7 @@ def test_real_nwucla_stream_finds_the_planted_clip(ucla_stream):
     from slimkit.data import load
     from slimkit.moments import MomentIndex
 
-    enc = SLiMEncoder.from_pretrained("slimkit/slim-nwucla-tiny")
+    enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
     ds = load(ucla_stream)
     v3 = [i for i, n in enumerate(ds.names) if n.endswith("v03")]
     clips = [ds[i][0] for i in v3]
@@ -158,7 +158,7 @@ def test_real_nwucla_stream_finds_the_planted_clip(ucla_stream):
 
 
 def test_cli_window_embed_index_search(ucla_stream, tmp_path, capsys):
-    rc = main(["embed", str(ucla_stream), "-m", "slimkit/slim-nwucla-tiny", "--window", "24", "--stride", "8",
+    rc = main(["embed", str(ucla_stream), "-m", "slimkit/slim-kinect-tiny", "--window", "24", "--stride", "8",
                "--fps", "30", "-o", str(tmp_path / "w.npy"), "-q"])
     assert rc == 0
     side = json.loads((tmp_path / "w.json").read_text())
@@ -172,12 +172,12 @@ def test_cli_window_embed_index_search(ucla_stream, tmp_path, capsys):
     rec = side["windows"][0][0]
     assert main(["index", str(tmp_path / "w.npy"), "-o", str(tmp_path / "w.slimidx")]) == 0
     rc = main(["search", str(tmp_path / "w.slimidx"), "--queries", str(ucla_stream), "-m",
-               "slimkit/slim-nwucla-tiny", "--rows", "0", "-k", "2", "-o", str(tmp_path / "hits.json"), "-q"])
+               "slimkit/slim-kinect-tiny", "--rows", "0", "-k", "2", "-o", str(tmp_path / "hits.json"), "-q"])
     assert rc == 0
     hits = json.loads((tmp_path / "hits.json").read_text())
     assert hits[0]["query"] == rec and len(hits[0]["moments"]) == 2
     assert hits[0]["moments"][0]["recording"] == rec  # a clip finds itself first
     capsys.readouterr()
-    assert main(["embed", str(ucla_stream), "-m", "slimkit/slim-nwucla-tiny", "--stride", "4",
+    assert main(["embed", str(ucla_stream), "-m", "slimkit/slim-kinect-tiny", "--stride", "4",
                  "-o", str(tmp_path / "x.npy")]) == 1
     assert "--window" in capsys.readouterr().err
