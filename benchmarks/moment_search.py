@@ -13,9 +13,11 @@ Protocol (fixed, printed with the figures):
 * A query hits when its top moment overlaps a segment of the query's action; ``hit@1_iou50`` asks for
   temporal IoU >= 0.5 with it; ``hit@5_iou50``: any of the top 5 does. ``chance`` is the same rate for a
   window drawn uniformly from the index (exact expectation).
-* Encoders: ``--model`` (default the shipped ``slimkit/slim-kinect-tiny``, pretrained without labels on views
-  1 and 2) and a randomly initialised encoder of the same config (seed 0) as the floor; where the model is
-  mean-pooled and slimkit has time-ordered pooling, also a random encoder with ``pooling="time"``.
+* Encoders: ``--model`` (default the shipped ``slimkit/slim-kinect-tiny``, pretrained without labels on all
+  NW-UCLA sequences, camera 3 included, plus Kinder-Gator, HDM05 and Bandai-Namco: it has seen the stream
+  clips and the queries, without their labels) and a randomly initialised encoder of the same config (seed 0)
+  as the floor; where the model is mean-pooled and slimkit has time-ordered pooling, also a random encoder
+  with ``pooling="time"``.
 
 Run:  python benchmarks/moment_search.py [--queries 200 --windows 24 40 64 --stride 8 --threads 1]
 """
