@@ -434,7 +434,9 @@ def plot_retrieval_grid(
     # Lay the axes out in inches so that one data unit has the same size along x and y (undistorted bodies).
     unit = 1.15
     label_w, gap, margin = 1.75, 0.1, 0.08
-    head = (0.45 if title else 0.15) + (0.2 if query_label is not None and labels is not None else 0.0)
+    title_lines = str(title).count("\n") + 1 if title else 0  # a multi-line title gets room for every line
+    head = 0.26 + 0.19 * title_lines if title else 0.15
+    head += 0.2 if query_label is not None and labels is not None else 0.0
     ax_w = unit * _STRIP_STEP * key_frames
     ax_h = unit * (_STRIP_Y[1] - _STRIP_Y[0])
     fig_w = label_w + ax_w + margin
@@ -463,7 +465,7 @@ def plot_retrieval_grid(
     if query_label is not None and labels is not None:
         fig.text(
             0.5,
-            1 - (0.34 if title else 0.08) / fig_h,
+            1 - (0.15 + 0.19 * title_lines if title else 0.08) / fig_h,
             "green: same label as the query, red: another label",
             fontsize=8,
             color="#666666",
