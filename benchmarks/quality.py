@@ -300,7 +300,7 @@ def main() -> None:
                     res = scores(embed_with(enc, pooling, sp.xtr), embed_with(enc, pooling, sp.xte), sp,
                                  linear=not args.no_linear)
                     report(protocol, model, seed, pooling, res, extra)
-                if info.get("curve"):
+                if info.get("curve") and protocol == "ucla":
                     ttq = {"figure": "time_to_quality", "protocol": protocol, "model": model, "seed": seed,
                            "raw_knn_floor": round(floors["ucla"], 2), **info}
                     print(json.dumps(ttq), flush=True)
