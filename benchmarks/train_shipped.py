@@ -10,6 +10,9 @@ test sequences of those protocols (without labels).
 
     python benchmarks/train_shipped.py --threads 1 --steps 1500 --out slimkit/pretrained/slim-kinect-tiny \
         --results benchmarks/shipped_kinect_results.json
+
+Rerun with the same ``--work`` to rewrite only the card (the finished run resumes at its end); write it to a
+new ``--out`` folder, since ``save_pretrained`` keeps a card that is already there.
 """
 
 from __future__ import annotations
