@@ -332,7 +332,7 @@ def print_tables(rows: list[dict], protocols: dict[str, str], models: list[str])
                       f"{len(seeds) if seeds != [-1] else '-'} | {cpu_s} |")
     ttq = [r for r in rows if r.get("figure") == "time_to_quality"]
     if ttq:
-        print("\n**Time to quality** (NW-UCLA kNN above the raw-coordinate floor, checked every 100 steps)\n")
+        print("\n**Time to quality** (NW-UCLA kNN above the raw-coordinate floor, checked every --eval-every steps)\n")
         print("| seed | floor kNN | first pass: step | CPU min | kNN then | kNN at the end |")
         print("|---|---|---|---|---|---|")
         for r in ttq:
