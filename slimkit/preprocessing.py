@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 LONG_SEQUENCE_FACTOR = 8  # more valid frames than this many times num_frames: warn and point to windows
+_warned_long = False
 MAX_ABS_COORD = 1e6  # coordinates beyond this (after centring) are refused: no unit we support gets there
 _AXES = "NMTVC"
 
@@ -301,11 +302,15 @@ def prepare_sequence(seq: np.ndarray, config: SLiMConfig, layout: Layout | None 
     """The whole pipeline: ``(M, T, V, C_in)`` -> ``(max_persons, num_frames, V, C)`` float32, ``NaN`` = missing.
 
     A sequence of more than ``LONG_SEQUENCE_FACTOR * num_frames`` valid frames raises a
-    [`LongSequenceWarning`][slimkit.preprocessing.LongSequenceWarning] (once per process, by Python's default warning
-    filter): resampling it to ``num_frames`` frames blurs a long recording into one vector; embed it in windows instead.
+    [`LongSequenceWarning`][slimkit.preprocessing.LongSequenceWarning] (once per process): resampling it to
+    ``num_frames`` frames blurs a long recording into one vector; embed it in windows instead.
     """
+    global _warned_long
     a = standardize(seq, config, layout, name)
-    if a.shape[1] > LONG_SEQUENCE_FACTOR * config.num_frames:
+    # once per process, by hand: the warnings registry is reset by every catch_warnings() (view alignment uses
+    # one per sequence), so Python's own once-per-location filter would repeat it for every long sequence
+    if a.shape[1] > LONG_SEQUENCE_FACTOR * config.num_frames and not _warned_long:
+        _warned_long = True
         warnings.warn(
             f"a sequence has more than {LONG_SEQUENCE_FACTOR * config.num_frames} valid frames "
             f"({LONG_SEQUENCE_FACTOR}x the model's {config.num_frames}-frame view) and is squashed into "
