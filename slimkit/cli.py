@@ -85,25 +85,18 @@ def _split_of(ds: Any, split: str | None, path: str, name: str) -> Any:
     return ds.subset(split)
 
 
-# options of the command being run that deep helpers need (reset by every main() call)
-_RUN_OPTIONS: dict[str, Any] = {}
-
-
 def _load_data(
     path: str,
     layout: str | None,
     split: str | None = None,
     name: str = "data",
     input_format: str | None = None,
-    trust_pickle: bool | None = None,
+    trust_pickle: bool = False,
 ) -> Any:
-    """Load a dataset file or folder; with ``split``, keep the sequences of that named split. ``trust_pickle``
-    defaults to the running command's ``--trust-pickle``."""
+    """Load a dataset file or folder; with ``split``, keep the sequences of that named split."""
     from slimkit import data
 
     _check_exists(path, name)
-    if trust_pickle is None:
-        trust_pickle = _RUN_OPTIONS.get("trust_pickle", False)
     extra: dict[str, Any] = {"trust_pickle": bool(trust_pickle)}
     if input_format:
         if not str(path).endswith(".npy"):
@@ -432,7 +425,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         _say(args, f"reading {path} ...")
         # with several sets, --split applies to those that have it; the others are used whole
         d = _load_data(path, args.layout if one else None, args.split if one else None,
-                       input_format=args.input_format)
+                       input_format=args.input_format, trust_pickle=args.trust_pickle)
         if args.split and not one and args.split in d.split:
             d = d.subset(args.split)
         total += len(d)
@@ -469,7 +462,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     ds = sets[0]
     eval_data = None
     if args.eval_split:
-        eval_data = _load_data(paths[0], args.layout if one else None, args.eval_split, name="--eval-split")
+        eval_data = _load_data(paths[0], args.layout if one else None, args.eval_split, name="--eval-split",
+                               trust_pickle=args.trust_pickle)
         eval_data, _ = _screen(eval_data, paths[0], config.in_channels, config.min_score, "--eval-split")
         if eval_data.layout != config.layout:
             eval_data = eval_data.to_layout(config.layout)
@@ -555,7 +549,8 @@ def _fit_with_monitor(trainer: Any, quiet: bool = False) -> Any:
 def _prepared_data(args: argparse.Namespace, path: str, encoder: Any, split: str | None, name: str,
                    input_format: str | None = None) -> Any:
     """Load ``path`` and fit it to the encoder's layout; refuse data of other channels, naming the file."""
-    ds = _fit_layout(_load_data(path, args.layout, split, name, input_format=input_format), encoder)
+    ds = _fit_layout(_load_data(path, args.layout, split, name, input_format=input_format,
+                                trust_pickle=args.trust_pickle), encoder)
     _check_channels(
         ds, None, encoder.config, path,
         "use a model trained on such data (see 'slimkit models'), or pretrain one with 'slimkit pretrain'",
@@ -853,7 +848,8 @@ def _search_moments(args: argparse.Namespace, retriever: Any) -> int:
         _check_exists(args.queries, "--queries")
         encoder = _load_model(args.model)
         ds = _fit_layout(
-            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format), encoder
+            _load_data(args.queries, args.layout, name="--queries", input_format=args.input_format,
+                       trust_pickle=args.trust_pickle), encoder
         )
         q_ids = ds.names
         q = encoder.embed(ds, batch_size=args.batch_size, device=args.device, show_progress_bar=not args.quiet,
@@ -1488,8 +1484,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    _RUN_OPTIONS.clear()
-    _RUN_OPTIONS["trust_pickle"] = bool(getattr(args, "trust_pickle", False))
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `slimkit search ... | head`
