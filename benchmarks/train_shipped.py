@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.quality import _value  # noqa: E402
 from slimkit import SLiMConfig, Trainer  # noqa: E402
 from slimkit.data import load  # noqa: E402
 from slimkit.transforms import default_augmentation  # noqa: E402
@@ -57,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {k: json.loads(v) if v[:1] in "0123456789-tf" else v for k, v in (kv.split("=", 1) for kv in args.set)}
+    overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     cfg = SLiMConfig.tiny(layout="kinect20", max_persons=1, view_align=True, **overrides)
     corpus, names = [], []
     for name in args.sets:
