@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SLiMConfig
 from .layouts import Layout, get_layout, list_layouts, register_layout
+from ._version import __version__
 from .model import SLiMEncoder
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it, imported lazily (faiss, matplotlib stay out of `import slimkit`)
 _LAZY = {

@@ -1175,7 +1175,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_MAIN_EPILOG,
         formatter_class=_Formatter,
     )
-    from slimkit import __version__
+    from slimkit._version import __version__
 
     parser.add_argument("--version", action="version", version=f"slimkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

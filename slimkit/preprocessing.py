@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._arrays import mark_missing, missing_joints, nan_lerp, pad_persons, pad_time
 from .config import SLiMConfig
 from .layouts import Layout, get_layout
 
@@ -33,6 +34,10 @@ __all__ = [
     "prepare_sequence",
     "prepare_batch",
     "missing_joints",
+    "mark_missing",
+    "pad_persons",
+    "pad_time",
+    "nan_lerp",
     "LongSequenceWarning",
     "LONG_SEQUENCE_FACTOR",
 ]
@@ -75,11 +80,6 @@ class LongSequenceWarning(UserWarning):
     sequence has more than `LONG_SEQUENCE_FACTOR` times ``num_frames`` valid frames. Silence it with
     ``warnings.filterwarnings("ignore", category=LongSequenceWarning)``.
     """
-
-
-def missing_joints(x: np.ndarray) -> np.ndarray:
-    """``(..., V)`` bool: joints that are non-finite or exactly all-zero in ``x (..., V, C)``."""
-    return ~np.isfinite(x).all(-1) | (x == 0).all(-1)
 
 
 class SequenceSource:
@@ -290,11 +290,7 @@ def resample(seq: np.ndarray, num_frames: int) -> np.ndarray:
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, t - 1)
     w = (pos - lo)[None, :, None, None]
-    a, b = seq[:, lo], seq[:, hi]
-    fa, fb = np.isfinite(a).all(-1, keepdims=True), np.isfinite(b).all(-1, keepdims=True)
-    both = (1 - w) * np.nan_to_num(a) + w * np.nan_to_num(b)
-    out = np.where(fa & fb, both, np.where(fa, a, b))
-    return out.astype(seq.dtype, copy=False)
+    return nan_lerp(seq[:, lo], seq[:, hi], w).astype(seq.dtype, copy=False)
 
 
 def prepare_sequence(seq: np.ndarray, config: SLiMConfig, layout: Layout | None = None,
@@ -319,11 +315,7 @@ def prepare_sequence(seq: np.ndarray, config: SLiMConfig, layout: Layout | None 
             LongSequenceWarning,
             stacklevel=2,
         )
-    a = resample(a, config.num_frames)
-    if a.shape[0] < config.max_persons:
-        pad = np.full((config.max_persons - a.shape[0],) + a.shape[1:], np.nan, dtype=a.dtype)
-        a = np.concatenate([a, pad])
-    return a
+    return pad_persons(resample(a, config.num_frames), config.max_persons)
 
 
 def prepare_batch(seqs: Sequence[np.ndarray], config: SLiMConfig, layout: Layout | None = None,

@@ -894,7 +894,7 @@ class Retriever:
                 "tombstones": sorted(self._tombstones),
             }
             state_bytes = json.dumps(state, separators=(",", ":")).encode("utf-8")
-            from . import __version__
+            from ._version import __version__
 
             header = {
                 "format": "slimkit.Retriever",
