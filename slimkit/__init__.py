@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .classifier import SLiMClassifier as SLiMClassifier
     from .data import SkeletonDataset as SkeletonDataset
     from .data import load as load
-    from .data import load as load_dataset
+    from .data import load as load_dataset  # noqa: F401 - in __all__ through _LAZY
     from .eval import knn_accuracy as knn_accuracy
     from .eval import linear_probe as linear_probe
     from .moments import MomentIndex as MomentIndex

@@ -7,10 +7,6 @@ Everything here is re-exported from [`slimkit.eval`][slimkit.eval] (``knn``, ``p
 from __future__ import annotations
 
 from .eval import (
-    CENTER_CROP,
-    MIN_CROP_FRAMES,
-    ROTATION,
-    TRAIN_CROP,
     EvalResult,
     center_view_embeddings,
     finetune,
@@ -20,7 +16,13 @@ from .eval import (
     semi_supervised,
     stratified_subset,
 )
-from .eval.inputs import _Skeletons  # noqa: F401  (imported by tests)
+from .eval.inputs import (
+    CENTER_CROP,
+    MIN_CROP_FRAMES,
+    ROTATION,
+    TRAIN_CROP,
+    _Skeletons,  # noqa: F401  (imported by tests)
+)
 
 __all__ = [
     "EvalResult",

@@ -25,7 +25,7 @@ Modules: ``inputs`` (label and embedding checks, the evaluation's views of skele
 from __future__ import annotations
 
 from .finetune import finetune
-from .inputs import CENTER_CROP, MIN_CROP_FRAMES, ROTATION, TRAIN_CROP, center_view_embeddings
+from .inputs import center_view_embeddings
 from .knn import knn_accuracy, knn_top1
 from .probe import linear_probe
 from .result import EvalResult

@@ -14,8 +14,7 @@ from torch import nn
 
 from .._utils import check_number, check_positive_int, default_device
 from ._loop import _accuracy, _train_epochs
-from .inputs import CENTER_CROP, MIN_CROP_FRAMES, ROTATION, TRAIN_CROP, _center_features, _label_indices, \
-    _skeleton_pair
+from .inputs import CENTER_CROP, MIN_CROP_FRAMES, ROTATION, TRAIN_CROP, _center_features, _label_indices, _skeleton_pair
 from .result import EvalResult
 
 if TYPE_CHECKING:  # pragma: no cover
