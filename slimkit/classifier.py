@@ -13,9 +13,9 @@ pred = clf.predict(sequences)                     # pred.names, pred.labels, pre
 ```
 
 What the classifier computes is what the evaluation measured: the same view of each sequence (the centre crop
-``p = 0.95`` of its valid frames, resampled to ``num_frames``; see [`slimkit.evaluation`][slimkit.evaluation]), the
+``p = 0.95`` of its valid frames, resampled to ``num_frames``; see [`slimkit.eval`][slimkit.eval]), the
 encoder's pooled, unnormalised embedding, then the head (``BatchNorm1d(affine=False) + Linear`` from
-[`linear_probe`][slimkit.evaluation.linear_probe], ``Linear`` from [`finetune`][slimkit.evaluation.finetune]), then a
+[`linear_probe`][slimkit.eval.linear_probe], ``Linear`` from [`finetune`][slimkit.eval.finetune]), then a
 softmax. So ``predict`` on the test set of the evaluation reproduces its accuracy. The evaluation's data, protocol and
 accuracy are stored in ``config.json`` and written into the model card.
 """
@@ -214,7 +214,7 @@ class SLiMClassifier(
         training_data: str | None = None,
         test_data: str | None = None,
     ) -> SLiMClassifier:
-        """A classifier from the result of [`linear_probe`][slimkit.evaluation.linear_probe] or ``finetune``.
+        """A classifier from the result of [`linear_probe`][slimkit.eval.linear_probe] or ``finetune``.
 
         Args:
             result: The evaluation result; its ``model`` is the trained head (linear probe) or encoder + head

@@ -40,8 +40,8 @@ from ._utils import atomic_dir
 from .config import SLiMConfig
 from .layouts import get_layout
 
-__all__ = ["list_pretrained", "load_pretrained", "load_config_and_state", "save_folder", "save_weights",
-           "model_card", "read_encoder_config"]
+__all__ = ["list_pretrained", "load_pretrained", "load_config_and_state", "load_state_strict", "save_folder",
+           "save_weights", "model_card", "read_encoder_config"]
 
 logger = logging.getLogger("slimkit")
 

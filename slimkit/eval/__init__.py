@@ -19,12 +19,12 @@ it. Accuracies are fractions in ``[0, 1]``, measured once at the end of training
 epoch on the test set).
 
 Modules: ``inputs`` (label and embedding checks, the evaluation's views of skeletons), ``knn``, ``probe``,
-``finetune``, ``semi``, ``result``.
+``finetuning``, ``semi``, ``result``.
 """
 
 from __future__ import annotations
 
-from .finetune import finetune
+from .finetuning import finetune
 from .inputs import center_view_embeddings
 from .knn import knn_accuracy, knn_top1
 from .probe import linear_probe

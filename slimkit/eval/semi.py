@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .._utils import check_number
-from .finetune import finetune
+from .finetuning import finetune
 from .inputs import _labels
 from .probe import linear_probe
 from .result import EvalResult
