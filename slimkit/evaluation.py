@@ -6,16 +6,8 @@ Everything here is re-exported from [`slimkit.eval`][slimkit.eval] (``knn``, ``p
 
 from __future__ import annotations
 
-from .eval import (
-    EvalResult,
-    center_view_embeddings,
-    finetune,
-    knn_accuracy,
-    knn_top1,
-    linear_probe,
-    semi_supervised,
-    stratified_subset,
-)
+from . import eval as _eval
+from .eval import *  # noqa: F403
 from .eval.inputs import (
     CENTER_CROP,
     MIN_CROP_FRAMES,
@@ -24,17 +16,4 @@ from .eval.inputs import (
     _Skeletons,  # noqa: F401  (imported by tests)
 )
 
-__all__ = [
-    "EvalResult",
-    "knn_accuracy",
-    "knn_top1",
-    "linear_probe",
-    "finetune",
-    "semi_supervised",
-    "stratified_subset",
-    "center_view_embeddings",
-    "CENTER_CROP",
-    "MIN_CROP_FRAMES",
-    "ROTATION",
-    "TRAIN_CROP",
-]
+__all__ = [*_eval.__all__, "CENTER_CROP", "MIN_CROP_FRAMES", "ROTATION", "TRAIN_CROP"]

@@ -286,8 +286,9 @@ def _suggest_names(name: str) -> str:
     return suggest_names(name)
 
 
-def _resolve(name_or_path: str | os.PathLike, *, revision: str | None, cache_dir: str | os.PathLike | None,
-             force_download: bool, token: str | bool | None, local_files_only: bool) -> tuple[Path, Path]:
+def _resolve(name_or_path: str | os.PathLike, *, revision: str | None = None,
+             cache_dir: str | os.PathLike | None = None, force_download: bool = False,
+             token: str | bool | None = None, local_files_only: bool = False) -> tuple[Path, Path]:
     """``(config.json, model.safetensors)`` of a local folder, a shipped model, or a Hub repo (cache first)."""
     name = os.fspath(name_or_path)
     folder = Path(name).expanduser()
@@ -338,12 +339,8 @@ def load_config_and_state(
     name_or_path: str | os.PathLike,
     config_loader: Callable[[Path], Any] = read_encoder_config,
     *,
-    revision: str | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    force_download: bool = False,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
     map_location: str | torch.device = "cpu",
+    **hub_options: Any,
 ) -> tuple[Any, dict[str, torch.Tensor], str]:
     """The config and the checked state dict of a saved model: what ``from_pretrained`` builds a model from.
 
@@ -351,20 +348,15 @@ def load_config_and_state(
         name_or_path: A local folder, a shipped model's name, or a Hub repo id (``"org/name"``).
         config_loader: ``config.json`` path -> config (default
             [`read_encoder_config`][slimkit.hub.read_encoder_config]).
-        revision: Branch, tag or commit of the Hub repo.
-        cache_dir: Hub cache folder.
-        force_download: Download again even if cached.
-        token: Hub token.
-        local_files_only: Only look in the local cache.
         map_location: Device to load the weights on.
+        **hub_options: ``revision``, ``cache_dir``, ``force_download``, ``token``, ``local_files_only``, as in
+            [`SLiMEncoder.from_pretrained`][slimkit.model.SLiMEncoder.from_pretrained].
 
     Returns:
         ``(config, state, source)``: ``source`` names the weights file, for messages of
         [`load_state_strict`][slimkit.hub.load_state_strict].
     """
-    cfg_path, weights_path = _resolve(name_or_path, revision=revision, cache_dir=cache_dir,
-                                      force_download=force_download, token=token,
-                                      local_files_only=local_files_only)
+    cfg_path, weights_path = _resolve(name_or_path, **hub_options)
     config = config_loader(cfg_path)
     try:
         state = load_file(str(weights_path), device=str(map_location))
