@@ -64,8 +64,8 @@ def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
     Returns:
         Names, or ``ModelInfo`` records with ``info=True``.
     """
-    # registry lists the folders of PACKAGED_DIR (read here at call time, so tests can move it): it imports
-    # this module, and this module imports it only when a listing or a suggestion is asked for
+    # registry lists the folders of PACKAGED_DIR (read at call time, so tests can move it) and imports this
+    # module at its top: a top-level import here would make a cycle, so it is imported when a listing is asked for
     from .registry import list_pretrained as _list
 
     return _list(filter, info)
@@ -279,8 +279,8 @@ def read_encoder_config(cfg_path: str | os.PathLike) -> SLiMConfig:
 
 
 def _suggest_names(name: str) -> str:
-    # registry imports this module (PACKAGED_DIR): imported here, when a name is not found, to keep the
-    # registry -> hub edge one-way at import time
+    # registry imports this module at its top (PACKAGED_DIR): imported here, when a name is not found, so that
+    # the registry -> hub edge stays one-way at import time
     from .registry import suggest_names
 
     return suggest_names(name)
