@@ -18,6 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import scan_cache_dir
+
+from . import hub
+
 __all__ = ["ModelInfo", "list_pretrained", "suggest_names"]
 
 # keys every slimkit config.json has (and few other libraries' configs do)
@@ -96,8 +100,6 @@ def _info(name: str, source: str, folder: Path) -> ModelInfo | None:
 
 
 def _shipped() -> list[ModelInfo]:
-    from . import hub
-
     root = Path(hub.PACKAGED_DIR)
     if not root.is_dir():
         return []
@@ -113,8 +115,6 @@ def _shipped() -> list[ModelInfo]:
 def _cached(cache_dir: str | os.PathLike | None = None) -> list[ModelInfo]:
     """slimkit encoders in the Hub cache (newest snapshot of each repo that has one)."""
     try:
-        from huggingface_hub import scan_cache_dir
-
         report = scan_cache_dir(cache_dir)
     except Exception:  # no cache folder yet, or an unreadable one: nothing cached
         return []

@@ -62,6 +62,7 @@ from tqdm.auto import tqdm
 
 from ._integrity import CHECKSUMS_NAME, apply_umask, verify_checksums, write_checksums
 from .config import SLiMConfig
+from .eval.knn import knn_top1
 from .heads import ProjectionHead
 from .hub import load_state_strict, save_weights
 from .layouts import get_layout
@@ -324,30 +325,6 @@ def _labels_of(data: Any, labels: Any, name: str) -> np.ndarray:
             f"{name}: could not find labels; pass eval_labels or a dataset of (sequence, label) items"
         )
     return np.asarray(out)
-
-
-def knn_top1(embeddings: torch.Tensor, labels: np.ndarray | torch.Tensor, chunk: int = 1024) -> float:
-    """Leave-one-out cosine 1-NN accuracy of L2-normalised ``embeddings (N, D)`` with ``labels (N,)``.
-
-    Args:
-        embeddings: ``(N, D)`` embeddings (normalised inside).
-        labels: ``(N,)`` integer labels.
-        chunk: Rows per similarity block (bounds memory).
-
-    Returns:
-        Top-1 accuracy in ``[0, 1]``.
-    """
-    z = torch.nn.functional.normalize(embeddings.float(), dim=-1)
-    y = torch.as_tensor(np.asarray(labels), device=z.device)
-    if z.shape[0] < 2 or y.shape[0] != z.shape[0]:
-        raise ValueError(f"labels: expected {z.shape[0]} labels for at least 2 embeddings, got {y.shape[0]}")
-    hits = 0
-    for s in range(0, z.shape[0], chunk):
-        sim = z[s : s + chunk] @ z.T
-        rows = torch.arange(sim.shape[0], device=z.device)
-        sim[rows, rows + s] = -float("inf")
-        hits += int((y[sim.argmax(1)] == y[s : s + chunk]).sum())
-    return hits / z.shape[0]
 
 
 def _newest_intact(ckpts: list[Path]) -> Path | None:
