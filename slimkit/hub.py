@@ -35,6 +35,7 @@ from huggingface_hub.errors import (
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from . import registry
 from ._integrity import apply_umask, check_finite_state
 from ._utils import atomic_dir
 from .config import SLiMConfig
@@ -48,8 +49,6 @@ logger = logging.getLogger("slimkit")
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PICKLE_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "checkpoint.pt")
-PACKAGED_DIR = Path(__file__).parent / "pretrained"
-PACKAGED_ORG = "slimkit"
 
 
 def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
@@ -64,18 +63,14 @@ def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
     Returns:
         Names, or ``ModelInfo`` records with ``info=True``.
     """
-    # registry lists the folders of PACKAGED_DIR (read at call time, so tests can move it) and imports this
-    # module at its top: a top-level import here would make a cycle, so it is imported when a listing is asked for
-    from .registry import list_pretrained as _list
-
-    return _list(filter, info)
+    return registry.list_pretrained(filter, info)
 
 
 def _packaged_folder(name: str) -> Path | None:
     org, _, rest = name.partition("/")
-    if org != PACKAGED_ORG or not rest:
+    if org != registry.PACKAGED_ORG or not rest:
         return None
-    folder = PACKAGED_DIR / rest
+    folder = registry.PACKAGED_DIR / rest
     return folder if (folder / WEIGHTS_NAME).is_file() else None
 
 
@@ -279,11 +274,7 @@ def read_encoder_config(cfg_path: str | os.PathLike) -> SLiMConfig:
 
 
 def _suggest_names(name: str) -> str:
-    # registry imports this module at its top (PACKAGED_DIR): imported here, when a name is not found, so that
-    # the registry -> hub edge stays one-way at import time
-    from .registry import suggest_names
-
-    return suggest_names(name)
+    return registry.suggest_names(name)
 
 
 def _resolve(name_or_path: str | os.PathLike, *, revision: str | None = None,
@@ -296,12 +287,12 @@ def _resolve(name_or_path: str | os.PathLike, *, revision: str | None = None,
         return _resolve_folder_files(folder)
     if isinstance(name_or_path, Path) or _looks_like_path(name):
         raise FileNotFoundError(f"{name!r}: no such local folder (and not a Hub repo id of the form 'org/name')")
-    if "/" not in name and _packaged_folder(f"{PACKAGED_ORG}/{name}") is None:
+    if "/" not in name and _packaged_folder(f"{registry.PACKAGED_ORG}/{name}") is None:
         raise FileNotFoundError(
             f"{name!r}: not a local folder nor a model name (Hub ids look like 'org/name'); "
             + _suggest_names(name)
         )
-    packaged = _packaged_folder(name if "/" in name else f"{PACKAGED_ORG}/{name}")
+    packaged = _packaged_folder(name if "/" in name else f"{registry.PACKAGED_ORG}/{name}")
     if packaged is not None and ("/" not in name or not _hub_reachable()):
         # a model shipped with slimkit, and no network: skip huggingface_hub's ~20 s of retries
         logger.info("using the copy of %s shipped with slimkit", name)

@@ -20,7 +20,10 @@ from typing import Any
 
 from huggingface_hub import scan_cache_dir
 
-from . import hub
+# where the models shipped inside the package live (read at call time, so tests can move it)
+PACKAGED_DIR = Path(__file__).parent / "pretrained"
+PACKAGED_ORG = "slimkit"
+
 
 __all__ = ["ModelInfo", "list_pretrained", "suggest_names"]
 
@@ -100,13 +103,13 @@ def _info(name: str, source: str, folder: Path) -> ModelInfo | None:
 
 
 def _shipped() -> list[ModelInfo]:
-    root = Path(hub.PACKAGED_DIR)
+    root = Path(PACKAGED_DIR)
     if not root.is_dir():
         return []
     out = []
     for folder in sorted(root.iterdir()):
         if folder.is_dir():
-            info = _info(f"{hub.PACKAGED_ORG}/{folder.name}", "shipped", folder)
+            info = _info(f"{PACKAGED_ORG}/{folder.name}", "shipped", folder)
             if info is not None:
                 out.append(info)
     return out
