@@ -17,13 +17,19 @@ Conventions:
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
+from ._arrays import mark_missing
+from ._utils import atomic_path
 from .layouts import Layout, get_layout
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,8 +59,6 @@ def _mpl() -> Any:
     except ImportError as e:
         raise ImportError("slimkit.viz needs matplotlib and pillow: pip install 'slimkit[viz]'") from e
     # Only switch when pyplot has not chosen a backend yet: never yank an interactive session's backend.
-    import sys
-
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     return matplotlib
@@ -71,24 +75,11 @@ def _new_figure(figsize: tuple[float, float], dpi: int = 100) -> Figure:
 
 
 def _as_float(x: Any, name: str) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().float().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().float().numpy()
     a = np.asarray(x, dtype=np.float64)
     if a.dtype == object:
         raise TypeError(f"{name}: expected a numeric array")
-    return a
-
-
-def _with_missing(a: np.ndarray) -> np.ndarray:
-    """Copy with missing joints (non-finite or exactly all-zero) set to NaN."""
-    a = np.array(a, dtype=np.float64)
-    miss = ~np.isfinite(a).all(-1) | (a == 0).all(-1)
-    a[miss] = np.nan
     return a
 
 
@@ -103,7 +94,7 @@ def _as_sequence(x: Any, layout: Layout, name: str) -> np.ndarray:
             "with C in (2, 3) "
             f"for layout {layout.name!r}, got shape {a.shape}"
         )
-    return _with_missing(a)
+    return mark_missing(a.copy())
 
 
 def _bone_colors(layout: Layout) -> list[str]:
@@ -174,7 +165,7 @@ def plot_skeleton(
             f"frame: expected shape ({lay.num_joints}, 2) or ({lay.num_joints}, 3) for layout {lay.name!r}, "
             f"got {f.shape}"
         )
-    f = _with_missing(f)
+    f = mark_missing(f.copy())
     if view not in ("auto", "3d", "xy", "zy"):
         raise ValueError(f"view: expected 'auto', '3d', 'xy' or 'zy', got {view!r}")
     if view == "auto":
@@ -261,7 +252,7 @@ def animate(
     Args:
         sequence: ``(T, V, C)`` or ``(M, T, V, C)`` joints; missing joints are ``NaN`` or all-zero.
         layout: Layout name or [`Layout`][slimkit.layouts.Layout].
-        path: Output ``.gif`` file (parent folders are created).
+        path: Output ``.gif`` file (parent folders are created), written atomically.
         fps: Frames per second of the GIF.
         y_down: Whether y grows downwards; default ``True`` for 2-D, ``False`` for 3-D data.
         title: Text above the skeleton; the frame number is appended.
@@ -279,7 +270,6 @@ def animate(
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     down = _default_y_down(seq.shape[-1], y_down)
     xy = seq[..., :2]
     xlim, ylim = _limits(xy)
@@ -300,7 +290,8 @@ def animate(
         return []
 
     anim = FuncAnimation(fig, draw, frames=t_total, interval=1000 / fps, blit=False)
-    anim.save(str(path), writer=PillowWriter(fps=fps), dpi=dpi)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        anim.save(str(tmp), writer=PillowWriter(fps=fps), dpi=dpi)
     return path
 
 
@@ -472,15 +463,11 @@ def plot_retrieval_grid(
             ha="center",
             va="top",
         )
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
+    _save(fig, path, tight=False)
     return fig
 
 
 def _wrap(text: str, width: int = 20) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
@@ -561,19 +548,15 @@ def plot_embedding_map(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, bbox_inches="tight")
+    _save(fig, path)
     return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike | None) -> None:
+def _save(fig: Figure, path: str | os.PathLike | None, tight: bool = True) -> None:
+    """Write ``fig`` to ``path`` (format by its suffix) atomically, cropped to its content when ``tight``."""
     if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
-        fig.savefig(tmp, bbox_inches="tight")
-        os.replace(tmp, p)
+        with atomic_path(path, suffix=Path(path).suffix) as tmp:
+            fig.savefig(tmp, bbox_inches="tight" if tight else None)
 
 
 def plot_confusion_matrix(
@@ -641,8 +624,6 @@ def plot_metrics(
     Returns:
         The matplotlib `Figure`.
     """
-    import json
-
     src = Path(run_dir)
     file = src / "metrics.jsonl" if src.is_dir() else src
     if not file.is_file():
