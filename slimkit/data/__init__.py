@@ -27,14 +27,14 @@ pyskl files hold) and refuses any other object with an error naming it. ``trust_
 
 The package has one module per format (``ntu``, ``npz``, ``pyskl``, ``nwucla``, ``penn``, ``npy``,
 ``kindergator``, and ``mocap/`` for BVH and ASF/AMC), ``dataset`` for
-[`SkeletonDataset`][slimkit.data.SkeletonDataset], ``collate`` for batching and ``formats`` for
-[`load`][slimkit.data.load]; every public name is importable from ``slimkit.data``.
+[`SkeletonDataset`][slimkit.data.SkeletonDataset], ``batching`` for [`collate`][slimkit.data.collate] and
+``formats`` for [`load`][slimkit.data.load]; every public name is importable from ``slimkit.data``.
 """
 
 from __future__ import annotations
 
 from ._common import PathLike as PathLike  # the path type the readers take
-from .collate import PrepareCollate, collate
+from .batching import PrepareCollate, collate
 from .dataset import SkeletonDataset
 from .formats import load
 from .kindergator import KINDER_GATOR_CLASSES, KINECT_V1_CSV_JOINTS, read_kinder_gator, read_kinect_v1_csv

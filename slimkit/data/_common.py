@@ -54,6 +54,14 @@ def _list_files(p: Path, suffix: str, recursive: bool = False, skip: Iterable[st
     return files
 
 
+def _fixed_files(path: Any, layout: str | Layout | None, native: str, suffix: str, **find: Any
+                 ) -> tuple[Path, str, list[Path]]:  # fmt: skip
+    """For the readers of formats with one layout: the checked path, its layout ``native`` (``layout`` must be
+    ``None`` or it) and the files to read (see ``_list_files``, which takes ``find``)."""
+    p = _path(path)
+    return p, _fixed_layout(layout, native, str(p)), _list_files(p, suffix, **find)
+
+
 def _trim_trailing(a: np.ndarray) -> np.ndarray:
     """Cut the frames at the end of ``(M, T, V, C)`` with no valid joint (zero padding); keep at least one."""
     valid = np.isfinite(a).all(-1).any(axis=(0, 2))

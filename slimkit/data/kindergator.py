@@ -22,7 +22,7 @@ import numpy as np
 from .._arrays import mark_missing
 from .._errors import names_file
 from ..layouts import Layout
-from ._common import PathLike, _fixed_layout, _Lazy, _list_files, _path
+from ._common import PathLike, _fixed_files, _Lazy, _path
 from .dataset import SkeletonDataset
 
 __all__ = ["read_kinder_gator", "read_kinect_v1_csv", "KINDER_GATOR_CLASSES", "KINECT_V1_CSV_JOINTS"]
@@ -159,9 +159,7 @@ def read_kinder_gator(path: PathLike, layout: str | Layout | None = None) -> Ske
     Returns:
         A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``kinect20`` layout with ``train`` / ``test`` splits.
     """
-    p = _path(path)
-    lay = _fixed_layout(layout, "kinect20", str(p))
-    files = _list_files(p, ".csv", recursive=True)
+    p, lay, files = _fixed_files(path, layout, "kinect20", ".csv", recursive=True)
     parsed = []
     for f in files:
         m = _NAME.match(f.stem)

@@ -14,7 +14,7 @@ from .._arrays import mark_missing
 from .._errors import names_file
 from .._utils import check_positive_int
 from ..layouts import Layout
-from ._common import PathLike, _fixed_layout, _Lazy, _list_files, _path
+from ._common import PathLike, _fixed_files, _Lazy, _path
 from .dataset import SkeletonDataset
 
 __all__ = ["read_ntu_skeleton", "read_ntu_skeleton_file"]
@@ -208,9 +208,7 @@ def read_ntu_skeleton(
     Returns:
         A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``ntu25`` layout.
     """
-    p = _path(path)
-    lay = _fixed_layout(layout, "ntu25", str(p))
-    files = _list_files(p, ".skeleton", skip=ignore)
+    p, lay, files = _fixed_files(path, layout, "ntu25", ".skeleton", skip=ignore)
     names = [f.stem for f in files]
     fields = [_ntu_fields(n) for n in names]
     labels = [f["action"] - 1 if f else -1 for f in fields]

@@ -11,7 +11,7 @@ import numpy as np
 from .._arrays import mark_missing
 from .._errors import names_file
 from ..layouts import Layout
-from ._common import PathLike, _fixed_layout, _list_files, _path
+from ._common import PathLike, _fixed_files
 from .dataset import SkeletonDataset
 
 __all__ = ["read_nwucla", "NWUCLA_CLASSES"]
@@ -52,9 +52,7 @@ def read_nwucla(path: PathLike, layout: str | Layout | None = None) -> SkeletonD
     Returns:
         A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``kinect20`` layout.
     """
-    p = _path(path)
-    lay = _fixed_layout(layout, "kinect20", str(p))
-    files = _list_files(p, ".json")
+    p, lay, files = _fixed_files(path, layout, "kinect20", ".json")
     seqs, labels, names = [], [], []
     meta: dict[str, list[int]] = {"action": [], "subject": [], "repetition": [], "view": []}
     for f in files:

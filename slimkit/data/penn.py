@@ -12,7 +12,7 @@ from .._arrays import mark_missing
 from .._errors import names_file
 from .._matcheck import check_mat5
 from ..layouts import Layout
-from ._common import PathLike, _fixed_layout, _list_files, _path
+from ._common import PathLike, _fixed_files
 from .dataset import SkeletonDataset
 
 __all__ = ["read_penn_action", "PENN_ACTION_CLASSES"]
@@ -43,9 +43,7 @@ def read_penn_action(path: PathLike, layout: str | Layout | None = None) -> Skel
     Returns:
         A [`SkeletonDataset`][slimkit.data.SkeletonDataset] in the ``penn13`` layout.
     """
-    p = _path(path)
-    lay = _fixed_layout(layout, "penn13", str(p))
-    files = _list_files(p, ".mat")
+    p, lay, files = _fixed_files(path, layout, "penn13", ".mat")
     seqs, labels, train = [], [], []
     meta: dict[str, list[Any]] = {"view": [], "image_size": [], "bbox": []}
     for f in files:
