@@ -8,7 +8,7 @@ for centring, and how they group into the body parts that semantic tube masking 
 Built-in layouts (``list_layouts()``): ``ntu25`` (Kinect v2, NTU RGB+D), ``kinect20`` (Kinect v1: NW-UCLA,
 MSR Action3D, UTKinect), ``coco17``, ``openpose18``, ``h36m17`` (MotionBERT order), ``penn13`` (Penn Action), and
 the motion capture skeletons ``hdm05-31`` (HDM05 / CMU Acclaim ASF) and ``bvh-bandai22`` (Bandai-Namco BVH),
-which convert to ``kinect20`` and ``ntu25`` (see [`slimkit.mocap`][slimkit.mocap]).
+which convert to ``kinect20`` and ``ntu25`` (see [`slimkit.data.mocap`][slimkit.data.mocap]).
 
 Conventions:
 
@@ -22,10 +22,12 @@ Conventions:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from ._arrays import missing_joints
 
 __all__ = [
     "Layout",
@@ -160,30 +162,47 @@ def _pairs_from_names(joints: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def _layout(name, joints, parent_of, parts, center, spine=None, shoulders=None) -> Layout:
-    """Build a layout from joint names, a child->parent name map and part name lists."""
-    joints = tuple(joints.split())
-    idx = {n: i for i, n in enumerate(joints)}
-    parents = tuple(idx[parent_of[n]] if n in parent_of else -1 for n in joints)
-    parts = {p: tuple(idx[n] for n in names.split()) for p, names in parts.items()}
-
-    def ids(names):
-        return tuple(idx[n] for n in names.split())
-
-    return Layout(
-        name=name,
-        joints=joints,
-        parents=parents,
-        parts=parts,
-        center=ids(center),
-        spine=(ids(spine[0]), ids(spine[1])) if spine else None,
-        shoulders=(idx["l_shoulder"], idx["r_shoulder"]) if shoulders else None,
-    )
+def _mirror(name: str) -> str:
+    """The right-side twin of a left-side joint name (``l_knee`` -> ``r_knee``); other names are unchanged."""
+    return "r_" + name[2:] if name.startswith("l_") else name
 
 
 def _chain(*names: str) -> dict[str, str]:
     """``_chain(a, b, c)`` -> ``{b: a, c: b}``: each joint's parent is the one before it."""
     return {child: parent for parent, child in zip(names, names[1:], strict=False)}
+
+
+def _limb(*names: str) -> dict[str, str]:
+    """``_chain`` of left-side joints, and the same chain on the right side."""
+    return {**_chain(*names), **_chain(*map(_mirror, names))}
+
+
+def _layout(name: str, joints: str, tree: dict[str, str], torso: str, arm: str, leg: str, center: str,
+            spine: tuple[str, str], shoulder: str = "l_shoulder", head: str = "") -> Layout:
+    """Build a layout from joint names: ``joints`` in array order, ``tree`` child -> parent (the root has none),
+    the ``torso`` joints, the left ``arm`` and ``leg`` (the right ones are their mirror), an optional ``head``
+    part, the ``center`` joints, the ``spine`` (bottom joints, top joints) and the left ``shoulder`` joint."""
+    names = tuple(joints.split())
+    idx = {n: i for i, n in enumerate(names)}
+
+    def ids(group: str) -> tuple[int, ...]:
+        return tuple(idx[n] for n in group.split())
+
+    def mirror(group: str) -> str:
+        return " ".join(map(_mirror, group.split()))
+
+    parts = {"torso": torso, "left_arm": arm, "right_arm": mirror(arm), "left_leg": leg, "right_leg": mirror(leg)}
+    if head:
+        parts["head"] = head
+    return Layout(
+        name=name,
+        joints=names,
+        parents=tuple(idx[tree[n]] if n in tree else -1 for n in names),
+        parts={p: ids(group) for p, group in parts.items()},
+        center=ids(center),
+        spine=(ids(spine[0]), ids(spine[1])),
+        shoulders=(idx[shoulder], idx[_mirror(shoulder)]),
+    )
 
 
 _NTU25 = _layout(
@@ -192,23 +211,15 @@ _NTU25 = _layout(
     "l_hip l_knee l_ankle l_foot r_hip r_knee r_ankle r_foot spine_shoulder l_hand_tip l_thumb r_hand_tip r_thumb",
     {
         **_chain("spine_base", "spine_mid", "spine_shoulder", "neck", "head"),
-        **_chain("spine_shoulder", "l_shoulder", "l_elbow", "l_wrist", "l_hand", "l_hand_tip"),
-        **_chain("spine_shoulder", "r_shoulder", "r_elbow", "r_wrist", "r_hand", "r_hand_tip"),
-        "l_thumb": "l_hand",
-        "r_thumb": "r_hand",
-        **_chain("spine_base", "l_hip", "l_knee", "l_ankle", "l_foot"),
-        **_chain("spine_base", "r_hip", "r_knee", "r_ankle", "r_foot"),
+        **_limb("spine_shoulder", "l_shoulder", "l_elbow", "l_wrist", "l_hand", "l_hand_tip"),
+        **_limb("l_hand", "l_thumb"),
+        **_limb("spine_base", "l_hip", "l_knee", "l_ankle", "l_foot"),
     },
-    {
-        "torso": "spine_base spine_mid neck head spine_shoulder",
-        "left_arm": "l_shoulder l_elbow l_wrist l_hand l_hand_tip l_thumb",
-        "right_arm": "r_shoulder r_elbow r_wrist r_hand r_hand_tip r_thumb",
-        "left_leg": "l_hip l_knee l_ankle l_foot",
-        "right_leg": "r_hip r_knee r_ankle r_foot",
-    },
+    torso="spine_base spine_mid neck head spine_shoulder",
+    arm="l_shoulder l_elbow l_wrist l_hand l_hand_tip l_thumb",
+    leg="l_hip l_knee l_ankle l_foot",
     center="spine_mid",
     spine=("spine_base", "spine_shoulder"),
-    shoulders=True,
 )
 
 _KINECT20 = _layout(
@@ -217,21 +228,14 @@ _KINECT20 = _layout(
     "l_hip l_knee l_ankle l_foot r_hip r_knee r_ankle r_foot",
     {
         **_chain("hip_center", "spine", "shoulder_center", "head"),
-        **_chain("shoulder_center", "l_shoulder", "l_elbow", "l_wrist", "l_hand"),
-        **_chain("shoulder_center", "r_shoulder", "r_elbow", "r_wrist", "r_hand"),
-        **_chain("hip_center", "l_hip", "l_knee", "l_ankle", "l_foot"),
-        **_chain("hip_center", "r_hip", "r_knee", "r_ankle", "r_foot"),
+        **_limb("shoulder_center", "l_shoulder", "l_elbow", "l_wrist", "l_hand"),
+        **_limb("hip_center", "l_hip", "l_knee", "l_ankle", "l_foot"),
     },
-    {
-        "torso": "hip_center spine shoulder_center head",
-        "left_arm": "l_shoulder l_elbow l_wrist l_hand",
-        "right_arm": "r_shoulder r_elbow r_wrist r_hand",
-        "left_leg": "l_hip l_knee l_ankle l_foot",
-        "right_leg": "r_hip r_knee r_ankle r_foot",
-    },
+    torso="hip_center spine shoulder_center head",
+    arm="l_shoulder l_elbow l_wrist l_hand",
+    leg="l_hip l_knee l_ankle l_foot",
     center="spine",
     spine=("hip_center", "shoulder_center"),
-    shoulders=True,
 )
 
 _COCO17 = _layout(
@@ -239,24 +243,16 @@ _COCO17 = _layout(
     "nose l_eye r_eye l_ear r_ear l_shoulder r_shoulder l_elbow r_elbow l_wrist r_wrist "
     "l_hip r_hip l_knee r_knee l_ankle r_ankle",
     {
-        **_chain("nose", "l_eye", "l_ear"),
-        **_chain("nose", "r_eye", "r_ear"),
-        **_chain("nose", "l_shoulder", "l_elbow", "l_wrist"),
-        **_chain("nose", "r_shoulder", "r_elbow", "r_wrist"),
-        **_chain("l_shoulder", "l_hip", "l_knee", "l_ankle"),
-        **_chain("r_shoulder", "r_hip", "r_knee", "r_ankle"),
+        **_limb("nose", "l_eye", "l_ear"),
+        **_limb("nose", "l_shoulder", "l_elbow", "l_wrist"),
+        **_limb("l_shoulder", "l_hip", "l_knee", "l_ankle"),
     },
-    {
-        "torso": "l_shoulder r_shoulder l_hip r_hip",
-        "left_arm": "l_elbow l_wrist",
-        "right_arm": "r_elbow r_wrist",
-        "left_leg": "l_knee l_ankle",
-        "right_leg": "r_knee r_ankle",
-        "head": "nose l_eye r_eye l_ear r_ear",
-    },
+    torso="l_shoulder r_shoulder l_hip r_hip",
+    arm="l_elbow l_wrist",
+    leg="l_knee l_ankle",
+    head="nose l_eye r_eye l_ear r_ear",
     center="l_hip r_hip",
     spine=("l_hip r_hip", "l_shoulder r_shoulder"),
-    shoulders=True,
 )
 
 _OPENPOSE18 = _layout(
@@ -264,24 +260,17 @@ _OPENPOSE18 = _layout(
     "nose neck r_shoulder r_elbow r_wrist l_shoulder l_elbow l_wrist r_hip r_knee r_ankle "
     "l_hip l_knee l_ankle r_eye l_eye r_ear l_ear",
     {
-        **_chain("neck", "nose", "l_eye", "l_ear"),
-        **_chain("nose", "r_eye", "r_ear"),
-        **_chain("neck", "l_shoulder", "l_elbow", "l_wrist"),
-        **_chain("neck", "r_shoulder", "r_elbow", "r_wrist"),
-        **_chain("l_shoulder", "l_hip", "l_knee", "l_ankle"),
-        **_chain("r_shoulder", "r_hip", "r_knee", "r_ankle"),
+        "nose": "neck",
+        **_limb("nose", "l_eye", "l_ear"),
+        **_limb("neck", "l_shoulder", "l_elbow", "l_wrist"),
+        **_limb("l_shoulder", "l_hip", "l_knee", "l_ankle"),
     },
-    {
-        "torso": "neck l_shoulder r_shoulder l_hip r_hip",
-        "left_arm": "l_elbow l_wrist",
-        "right_arm": "r_elbow r_wrist",
-        "left_leg": "l_knee l_ankle",
-        "right_leg": "r_knee r_ankle",
-        "head": "nose l_eye r_eye l_ear r_ear",
-    },
+    torso="neck l_shoulder r_shoulder l_hip r_hip",
+    arm="l_elbow l_wrist",
+    leg="l_knee l_ankle",
+    head="nose l_eye r_eye l_ear r_ear",
     center="l_hip r_hip",
     spine=("l_hip r_hip", "neck"),
-    shoulders=True,
 )
 
 _H36M17 = _layout(
@@ -290,21 +279,14 @@ _H36M17 = _layout(
     "l_shoulder l_elbow l_wrist r_shoulder r_elbow r_wrist",
     {
         **_chain("root", "belly", "neck", "nose", "head"),
-        **_chain("root", "r_hip", "r_knee", "r_ankle"),
-        **_chain("root", "l_hip", "l_knee", "l_ankle"),
-        **_chain("neck", "l_shoulder", "l_elbow", "l_wrist"),
-        **_chain("neck", "r_shoulder", "r_elbow", "r_wrist"),
+        **_limb("root", "l_hip", "l_knee", "l_ankle"),
+        **_limb("neck", "l_shoulder", "l_elbow", "l_wrist"),
     },
-    {
-        "torso": "root belly neck nose head",
-        "left_arm": "l_shoulder l_elbow l_wrist",
-        "right_arm": "r_shoulder r_elbow r_wrist",
-        "left_leg": "l_hip l_knee l_ankle",
-        "right_leg": "r_hip r_knee r_ankle",
-    },
+    torso="root belly neck nose head",
+    arm="l_shoulder l_elbow l_wrist",
+    leg="l_hip l_knee l_ankle",
     center="root",
     spine=("root", "neck"),
-    shoulders=True,
 )
 
 # Penn Action's documented order with "left" meaning the viewer's left: joint 1 is the person's right shoulder.
@@ -312,26 +294,61 @@ _PENN13 = _layout(
     "penn13",
     "head r_shoulder l_shoulder r_elbow l_elbow r_wrist l_wrist r_hip l_hip r_knee l_knee r_ankle l_ankle",
     {
-        **_chain("head", "l_shoulder", "l_elbow", "l_wrist"),
-        **_chain("head", "r_shoulder", "r_elbow", "r_wrist"),
-        **_chain("l_shoulder", "l_hip", "l_knee", "l_ankle"),
-        **_chain("r_shoulder", "r_hip", "r_knee", "r_ankle"),
+        **_limb("head", "l_shoulder", "l_elbow", "l_wrist"),
+        **_limb("l_shoulder", "l_hip", "l_knee", "l_ankle"),
     },
-    {
-        "torso": "head l_shoulder r_shoulder l_hip r_hip",
-        "left_arm": "l_elbow l_wrist",
-        "right_arm": "r_elbow r_wrist",
-        "left_leg": "l_knee l_ankle",
-        "right_leg": "r_knee r_ankle",
-    },
+    torso="head l_shoulder r_shoulder l_hip r_hip",
+    arm="l_elbow l_wrist",
+    leg="l_knee l_ankle",
     center="l_hip r_hip",
     spine=("l_hip r_hip", "l_shoulder r_shoulder"),
-    shoulders=True,
 )
 
-_REGISTRY: dict[str, Layout] = {}
-for _l in (_NTU25, _KINECT20, _COCO17, _OPENPOSE18, _H36M17, _PENN13):
-    _REGISTRY[_l.name] = _l
+# Motion capture skeletons (read by slimkit.data.mocap); their conversions to the Kinect layouts are below.
+# HDM05 / CMU Acclaim skeleton: the root (pelvis) and 30 bones in ASF order; a bone's joint is its far end
+# (``l_femur`` is the left knee, ``l_clavicle`` the left shoulder, ``head`` the top of the head).
+_HDM05_31 = _layout(
+    "hdm05-31",
+    "root l_hipjoint l_femur l_tibia l_foot l_toes r_hipjoint r_femur r_tibia r_foot r_toes lowerback upperback "
+    "thorax lowerneck upperneck head l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb "
+    "r_clavicle r_humerus r_radius r_wrist r_hand r_fingers r_thumb",
+    {
+        **_limb("root", "l_hipjoint", "l_femur", "l_tibia", "l_foot", "l_toes"),
+        **_chain("root", "lowerback", "upperback", "thorax", "lowerneck", "upperneck", "head"),
+        **_limb("thorax", "l_clavicle", "l_humerus", "l_radius", "l_wrist", "l_hand", "l_fingers"),
+        **_limb("l_wrist", "l_thumb"),
+    },
+    torso="root lowerback upperback thorax lowerneck upperneck head",
+    arm="l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb",
+    leg="l_hipjoint l_femur l_tibia l_foot l_toes",
+    center="root",
+    spine=("root", "thorax"),
+    shoulder="l_clavicle",
+)
+
+# Bandai-Namco Research Motiondataset BVH (22 joints): a BVH joint sits where its OFFSET puts it, so
+# ``l_shoulder`` is the inner end of the clavicle, ``l_upperarm`` the shoulder, ``l_hand`` the wrist, ``l_toes``
+# the ball of the foot; ``joint_root`` is a ground-level helper under the hips.
+_BVH_BANDAI22 = _layout(
+    "bvh-bandai22",
+    "joint_root hips spine chest neck head l_shoulder l_upperarm l_lowerarm l_hand r_shoulder r_upperarm "
+    "r_lowerarm r_hand l_upperleg l_lowerleg l_foot l_toes r_upperleg r_lowerleg r_foot r_toes",
+    {
+        **_chain("joint_root", "hips", "spine", "chest", "neck", "head"),
+        **_limb("chest", "l_shoulder", "l_upperarm", "l_lowerarm", "l_hand"),
+        **_limb("hips", "l_upperleg", "l_lowerleg", "l_foot", "l_toes"),
+    },
+    torso="joint_root hips spine chest neck head",
+    arm="l_shoulder l_upperarm l_lowerarm l_hand",
+    leg="l_upperleg l_lowerleg l_foot l_toes",
+    center="hips",
+    spine=("hips", "neck"),
+    shoulder="l_upperarm",
+)
+
+_REGISTRY: dict[str, Layout] = {
+    lay.name: lay for lay in (_NTU25, _KINECT20, _COCO17, _OPENPOSE18, _H36M17, _PENN13, _HDM05_31, _BVH_BANDAI22)
+}
 
 
 def register_layout(layout: Layout, overwrite: bool = False) -> Layout:
@@ -430,7 +447,7 @@ def convert_layout(x, source: str | Layout, target: str | Layout):
             f"x: expected shape (..., {src.num_joints}, C) for layout {src.name!r}, got {tuple(a.shape)}"
         )
     a = a.astype(np.float32 if a.dtype != np.float64 else np.float64, copy=True)
-    missing = ~np.isfinite(a).all(-1) | (a == 0).all(-1)
+    missing = missing_joints(a)
     a[missing] = np.nan
     out = np.einsum("ts,...sc->...tc", w.astype(a.dtype), np.nan_to_num(a, nan=0.0))
     # A target joint is present only when all of its source joints are present.
@@ -441,73 +458,14 @@ def convert_layout(x, source: str | Layout, target: str | Layout):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Motion capture skeletons (read by slimkit.mocap) and their conversions to the Kinect layouts.
+# Conversions of the motion capture skeletons to the Kinect layouts.
 # ---------------------------------------------------------------------------------------------------------
-# HDM05 / CMU Acclaim skeleton: the root (pelvis) and 30 bones in ASF order; a bone's joint is its far end
-# (``l_femur`` is the left knee, ``l_clavicle`` the left shoulder, ``head`` the top of the head).
-_HDM05_31 = _layout(
-    "hdm05-31",
-    "root l_hipjoint l_femur l_tibia l_foot l_toes r_hipjoint r_femur r_tibia r_foot r_toes lowerback upperback "
-    "thorax lowerneck upperneck head l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb "
-    "r_clavicle r_humerus r_radius r_wrist r_hand r_fingers r_thumb",
-    {
-        **_chain("root", "l_hipjoint", "l_femur", "l_tibia", "l_foot", "l_toes"),
-        **_chain("root", "r_hipjoint", "r_femur", "r_tibia", "r_foot", "r_toes"),
-        **_chain("root", "lowerback", "upperback", "thorax", "lowerneck", "upperneck", "head"),
-        **_chain("thorax", "l_clavicle", "l_humerus", "l_radius", "l_wrist", "l_hand", "l_fingers"),
-        **_chain("thorax", "r_clavicle", "r_humerus", "r_radius", "r_wrist", "r_hand", "r_fingers"),
-        "l_thumb": "l_wrist",
-        "r_thumb": "r_wrist",
-    },
-    {
-        "torso": "root lowerback upperback thorax lowerneck upperneck head",
-        "left_arm": "l_clavicle l_humerus l_radius l_wrist l_hand l_fingers l_thumb",
-        "right_arm": "r_clavicle r_humerus r_radius r_wrist r_hand r_fingers r_thumb",
-        "left_leg": "l_hipjoint l_femur l_tibia l_foot l_toes",
-        "right_leg": "r_hipjoint r_femur r_tibia r_foot r_toes",
-    },
-    center="root",
-    spine=("root", "thorax"),
-    shoulders=False,
-)
-_HDM05_31 = replace(_HDM05_31, shoulders=(_HDM05_31.index("l_clavicle"), _HDM05_31.index("r_clavicle")))
-
-# Bandai-Namco Research Motiondataset BVH (22 joints): a BVH joint sits where its OFFSET puts it, so
-# ``l_shoulder`` is the inner end of the clavicle, ``l_upperarm`` the shoulder, ``l_hand`` the wrist, ``l_toes``
-# the ball of the foot; ``joint_root`` is a ground-level helper under the hips.
-_BVH_BANDAI22 = _layout(
-    "bvh-bandai22",
-    "joint_root hips spine chest neck head l_shoulder l_upperarm l_lowerarm l_hand r_shoulder r_upperarm "
-    "r_lowerarm r_hand l_upperleg l_lowerleg l_foot l_toes r_upperleg r_lowerleg r_foot r_toes",
-    {
-        **_chain("joint_root", "hips", "spine", "chest", "neck", "head"),
-        **_chain("chest", "l_shoulder", "l_upperarm", "l_lowerarm", "l_hand"),
-        **_chain("chest", "r_shoulder", "r_upperarm", "r_lowerarm", "r_hand"),
-        **_chain("hips", "l_upperleg", "l_lowerleg", "l_foot", "l_toes"),
-        **_chain("hips", "r_upperleg", "r_lowerleg", "r_foot", "r_toes"),
-    },
-    {
-        "torso": "joint_root hips spine chest neck head",
-        "left_arm": "l_shoulder l_upperarm l_lowerarm l_hand",
-        "right_arm": "r_shoulder r_upperarm r_lowerarm r_hand",
-        "left_leg": "l_upperleg l_lowerleg l_foot l_toes",
-        "right_leg": "r_upperleg r_lowerleg r_foot r_toes",
-    },
-    center="hips",
-    spine=("hips", "neck"),
-    shoulders=False,
-)
-_BVH_BANDAI22 = replace(_BVH_BANDAI22, shoulders=(_BVH_BANDAI22.index("l_upperarm"), _BVH_BANDAI22.index("r_upperarm")))
-for _l in (_HDM05_31, _BVH_BANDAI22):
-    _REGISTRY[_l.name] = _l
-
-
 def _sided(rules: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     """Rules written for the left side (``l_``), repeated for the right (``r_``)."""
     out = dict(rules)
     for t, s in rules.items():
         if t.startswith("l_"):
-            out["r_" + t[2:]] = tuple("r_" + n[2:] if n.startswith("l_") else n for n in s)
+            out[_mirror(t)] = tuple(map(_mirror, s))
     return out
 
 
