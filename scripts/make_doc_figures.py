@@ -106,8 +106,8 @@ def architecture_diagram(path: Path) -> None:
     boxes = {
         # key: (x centre, y centre, width, height, text, face colour)
         "layouts": (8.5, 32, 15, 8, "layouts\njoint orders,\nconversion", core),
-        "data": (25, 32, 15, 8, "data/\nreaders,\nSkeletonDataset", core),
-        "pre": (41.5, 32, 15, 8, "preprocessing\nmissing joints,\npadding, resampling", core),
+        "pre": (25, 32, 15, 8, "preprocessing\nmissing joints,\npadding, resampling", core),
+        "data": (41.5, 32, 15, 8, "data/\nreaders,\nSkeletonDataset", core),
         "tf": (58, 32, 15, 8, "transforms/\nmasks, augmentations,\ncrops", core),
         "model": (74.5, 32, 15, 8, "model\nSLiMEncoder\n(embed, encode)", core),
         "losses": (91, 32, 15, 8, "losses\nMFM, GLCL", core),
@@ -131,13 +131,13 @@ def architecture_diagram(path: Path) -> None:
                                      arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
                                      linestyle="--" if dashed else "-", shrinkA=1, shrinkB=1))
 
-    for a, b in (("layouts", "data"), ("data", "pre"), ("pre", "tf"), ("tf", "model"), ("model", "losses")):
+    for a, b in (("layouts", "pre"), ("pre", "data"), ("data", "tf"), ("tf", "model"), ("model", "losses")):
         edge(a, b)
     edge("losses", "train", ("b", "t"))
     edge("model", "ret", ("b", "t"))
     edge("ret", "eval")
     edge("hub", "model", ("b", "t"), dashed=True)
-    ax.text(30, 44, "an arrow goes from a module to the one that imports it;\nnothing imports against the arrows",
+    ax.text(30, 44, "an arrow points to the modules that may import it\n(directly or further along); nothing imports against the arrows",
             ha="center", va="center", fontsize=8.5, style="italic", color="#333")
     ax.text(55, 3, "shared below every layer: _utils (atomic writes, argument checks, device, distributed), "
             "_arrays (missing joints, padding, NaN-aware lerp), _version, _integrity",
