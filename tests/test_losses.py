@@ -11,7 +11,7 @@ from conftest import random_walk
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.heads import ProjectionHead
 from slimkit.losses import GlobalLocalContrastiveLoss, MaskedFeatureLoss, SLiMLoss
-from slimkit.trainer import SLiMPretrainModel
+from slimkit.train import SLiMPretrainModel
 
 
 def _ref_mfm(pred, target, mask, present, kind):
