@@ -3,7 +3,7 @@ resumable, seeded order.
 
 * [`PretrainDataset`][slimkit.train.PretrainDataset]: items ``(sequence, index)``, cleaned by
   [`standardize`][slimkit.preprocessing.standardize] and padded to ``max_persons``;
-* [`pretrain_collate`][slimkit.train.corpus.pretrain_collate]: a batch padded in time with ``NaN``, with the valid
+* [`pretrain_collate`][slimkit.train.pretrain_collate]: a batch padded in time with ``NaN``, with the valid
   lengths and the dataset indices (the key of every per-sample random draw);
 * [`CorpusSource`][slimkit.train.CorpusSource] and [`corpus_source`][slimkit.train.corpus.corpus_source]: several
   data sets, each converted to the model's layout, read as one, with per-item sampling weights;
