@@ -5,6 +5,7 @@
 
 * ``slim-method.svg``: the SLiM pretraining diagram of docs/concepts/method.md, drawn with matplotlib so that
   the page needs no JavaScript and no network (a mermaid block would load its script from a CDN);
+* ``architecture.svg``: the package map of docs/concepts/architecture.md (needs no data);
 * ``nwucla-skeletons.png``: real NW-UCLA sequences (one per action, camera 1) as key-frame strips;
 * ``nwucla-retrieval.png``: a real retrieval: a camera-3 NW-UCLA query and its five nearest camera-1/2
   neighbours, embedded by the encoder shipped with slimkit (``slimkit/slim-kinect-tiny``).
@@ -91,6 +92,59 @@ def method_diagram(path: Path) -> None:
     fig.savefig(path, metadata={"Date": None, "Creator": None})
 
 
+def architecture_diagram(path: Path) -> None:
+    """The package map of docs/concepts/architecture.md: one box per subpackage, arrows = allowed imports."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig = Figure(figsize=(11.0, 5.0))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 110)
+    ax.set_ylim(0, 50)
+    ax.axis("off")
+    core, infer, side = "#eef1f8", "#e6f4ea", "#fdf1e3"
+    boxes = {
+        # key: (x centre, y centre, width, height, text, face colour)
+        "layouts": (8.5, 32, 15, 8, "layouts\njoint orders,\nconversion", core),
+        "data": (25, 32, 15, 8, "data/\nreaders,\nSkeletonDataset", core),
+        "pre": (41.5, 32, 15, 8, "preprocessing\nmissing joints,\npadding, resampling", core),
+        "tf": (58, 32, 15, 8, "transforms/\nmasks, augmentations,\ncrops", core),
+        "model": (74.5, 32, 15, 8, "model\nSLiMEncoder\n(embed, encode)", core),
+        "losses": (91, 32, 15, 8, "losses\nMFM, GLCL", core),
+        "train": (101.5, 14, 15, 8, "train/\nPretrainStep,\nTrainer", core),
+        "hub": (74.5, 46, 15, 5.5, "hub: config + state dict", side),
+        "ret": (58, 14, 15, 8, "retrieval/\nRetriever (faiss)", infer),
+        "eval": (80, 14, 15, 8, "eval/\nkNN, linear probe,\nfine-tuning", infer),
+        "cli": (22, 14, 26, 8, "cli/: one module per command,\nbuilt on the public API\nof every layer", side),
+    }
+    for x, y, w, h, text, face in boxes.values():
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.3,rounding_size=0.8",
+                                    fc=face, ec="#444", lw=1.0))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.8)
+
+    def edge(a: str, b: str, side: tuple[str, str] = ("r", "l"), dashed: bool = False) -> None:
+        xa, ya, wa, ha = boxes[a][:4]
+        xb, yb, wb, hb = boxes[b][:4]
+        ends = lambda x, y, w, h: {"r": (x + w / 2 + 0.3, y), "l": (x - w / 2 - 0.3, y),  # noqa: E731
+                                   "t": (x, y + h / 2 + 0.3), "b": (x, y - h / 2 - 0.3)}
+        ax.add_patch(FancyArrowPatch(ends(xa, ya, wa, ha)[side[0]], ends(xb, yb, wb, hb)[side[1]],
+                                     arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
+                                     linestyle="--" if dashed else "-", shrinkA=1, shrinkB=1))
+
+    for a, b in (("layouts", "data"), ("data", "pre"), ("pre", "tf"), ("tf", "model"), ("model", "losses")):
+        edge(a, b)
+    edge("losses", "train", ("b", "t"))
+    edge("model", "ret", ("b", "t"))
+    edge("ret", "eval")
+    edge("hub", "model", ("b", "t"), dashed=True)
+    ax.text(30, 44, "an arrow goes from a module to the one that imports it;\nnothing imports against the arrows",
+            ha="center", va="center", fontsize=8.5, style="italic", color="#333")
+    ax.text(55, 3, "shared below every layer: _utils (atomic writes, argument checks, device, distributed), "
+            "_arrays (missing joints, padding, NaN-aware lerp), _version, _integrity",
+            ha="center", va="center", fontsize=8.2, color="#333")
+    fig.savefig(path, metadata={"Date": None, "Creator": None})
+
+
 def _ucla(data: Path):
     from slimkit.data import load
 
@@ -164,13 +218,14 @@ def nwucla_retrieval(path: Path, data: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NW-UCLA all_sqe folder")
-    ap.add_argument("--only", choices=["method", "skeletons", "retrieval"], help="draw one figure")
+    ap.add_argument("--only", choices=["method", "architecture", "skeletons", "retrieval"], help="draw one figure")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: docs/images)")
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     jobs = {
         "method": lambda: method_diagram(out / "slim-method.svg"),
+        "architecture": lambda: architecture_diagram(out / "architecture.svg"),
         "skeletons": lambda: nwucla_skeletons(out / "nwucla-skeletons.png", args.data),
         "retrieval": lambda: nwucla_retrieval(out / "nwucla-retrieval.png", args.data),
     }

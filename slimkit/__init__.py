@@ -23,16 +23,19 @@ from .model import SLiMEncoder
 _LAZY = {
     "Trainer": "train",
     "Retriever": "retrieval",
-    "knn_accuracy": "evaluation",
-    "linear_probe": "evaluation",
+    "knn_accuracy": "eval",
+    "linear_probe": "eval",
     "SkeletonDataset": "data",
     "load": "data",
+    "load_dataset": "data",
     "MomentIndex": "moments",
     "SLiMClassifier": "classifier",
     "list_pretrained": "registry",
 }
+# public alias -> the name it stands for in its module (``load_dataset`` says what ``load`` loads)
+_ALIASES = {"load_dataset": "load"}
 _SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "train", "trainer",
-               "retrieval", "evaluation", "data", "viz", "cli", "windows", "moments", "export",
+               "retrieval", "evaluation", "eval", "data", "viz", "cli", "windows", "moments", "export",
                "classifier", "registry", "metrics", "checks"}
 
 __all__ = [
@@ -50,8 +53,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .classifier import SLiMClassifier as SLiMClassifier
     from .data import SkeletonDataset as SkeletonDataset
     from .data import load as load
-    from .evaluation import knn_accuracy as knn_accuracy
-    from .evaluation import linear_probe as linear_probe
+    from .data import load as load_dataset  # noqa: F401 - in __all__ through _LAZY
+    from .eval import knn_accuracy as knn_accuracy
+    from .eval import linear_probe as linear_probe
     from .moments import MomentIndex as MomentIndex
     from .registry import list_pretrained as list_pretrained
     from .retrieval import Retriever as Retriever
@@ -60,7 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, _ALIASES.get(name, name))
         globals()[name] = value
         return value
     if name in _SUBMODULES:

@@ -13,9 +13,9 @@ pred = clf.predict(sequences)                     # pred.names, pred.labels, pre
 ```
 
 What the classifier computes is what the evaluation measured: the same view of each sequence (the centre crop
-``p = 0.95`` of its valid frames, resampled to ``num_frames``; see [`slimkit.evaluation`][slimkit.evaluation]), the
+``p = 0.95`` of its valid frames, resampled to ``num_frames``; see [`slimkit.eval`][slimkit.eval]), the
 encoder's pooled, unnormalised embedding, then the head (``BatchNorm1d(affine=False) + Linear`` from
-[`linear_probe`][slimkit.evaluation.linear_probe], ``Linear`` from [`finetune`][slimkit.evaluation.finetune]), then a
+[`linear_probe`][slimkit.eval.linear_probe], ``Linear`` from [`finetune`][slimkit.eval.finetune]), then a
 softmax. So ``predict`` on the test set of the evaluation reproduces its accuracy. The evaluation's data, protocol and
 accuracy are stored in ``config.json`` and written into the model card.
 """
@@ -32,14 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin
+from huggingface_hub import ModelCard, ModelCardData
 from torch import nn
 
+from ._hub_mixin import HubMixin
+from ._utils import check_positive_int, default_device
 from .config import SLiMConfig
+from .eval.inputs import _center_features, _Skeletons
 from .model import SLiMEncoder
+from .preprocessing import SequenceSource
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .evaluation import EvalResult
+    from .eval import EvalResult
 
 __all__ = ["ClassifierConfig", "SLiMClassifier", "Prediction"]
 
@@ -149,7 +153,7 @@ class Prediction:
 
 class SLiMClassifier(
     nn.Module,
-    PyTorchModelHubMixin,
+    HubMixin,
     library_name="slimkit",
     tags=["skeleton", "action-recognition", "slim", "slimkit"],
     license="apache-2.0",
@@ -163,6 +167,8 @@ class SLiMClassifier(
     Args:
         config: A [`ClassifierConfig`][slimkit.classifier.ClassifierConfig] (or its dict).
     """
+
+    _read_config = staticmethod(ClassifierConfig.from_json_file)
 
     def __init__(self, config: ClassifierConfig | dict[str, Any]) -> None:
         super().__init__()
@@ -208,7 +214,7 @@ class SLiMClassifier(
         training_data: str | None = None,
         test_data: str | None = None,
     ) -> SLiMClassifier:
-        """A classifier from the result of [`linear_probe`][slimkit.evaluation.linear_probe] or ``finetune``.
+        """A classifier from the result of [`linear_probe`][slimkit.eval.linear_probe] or ``finetune``.
 
         Args:
             result: The evaluation result; its ``model`` is the trained head (linear probe) or encoder + head
@@ -286,12 +292,8 @@ class SLiMClassifier(
         Returns:
             ``(N, K)`` float32 probabilities, rows summing to 1.
         """
-        from .evaluation import _center_features, _device, _Skeletons
-        from .preprocessing import SequenceSource
-
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        dev = _device(device)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        dev = default_device(device)
         self.to(dev).eval()
         src = SequenceSource(skeletons, input_format, self.encoder.layout.num_joints,
                              self.encoder.config.in_channels)
@@ -305,84 +307,29 @@ class SLiMClassifier(
             out.append(torch.softmax(logits, dim=-1).cpu())
         return torch.cat(out).numpy()
 
-    def predict(
-        self,
-        skeletons: Any,
-        batch_size: int = 64,
-        device: str | torch.device | None = None,
-        input_format: str = "auto",
-    ) -> Prediction:
+    def predict(self, skeletons: Any, **kwargs: Any) -> Prediction:
         """Predicted class and probabilities of each sequence.
 
         Args:
             skeletons: Anything ``SLiMEncoder.embed`` accepts.
-            batch_size: Sequences per forward pass.
-            device: Torch device (default: CUDA when available).
-            input_format: Axis order of array input.
+            **kwargs: ``batch_size``, ``device``, ``input_format``, as in
+                [`predict_proba`][slimkit.classifier.SLiMClassifier.predict_proba].
 
         Returns:
             A [`Prediction`][slimkit.classifier.Prediction].
         """
-        p = self.predict_proba(skeletons, batch_size, device, input_format)
+        p = self.predict_proba(skeletons, **kwargs)
         labels = p.argmax(1).astype(np.int64)
         return Prediction(labels, [self.config.classes[i] for i in labels], p, self.classes)
 
-    # ---- Hub ------------------------------------------------------------------------------------------------
-    def _save_pretrained(self, save_directory: Path) -> None:
-        from .hub import save_weights
-
-        save_weights(self, Path(save_directory) / "model.safetensors")
-
-    def save_pretrained(self, save_directory: str | os.PathLike, *, model_card_kwargs: dict | None = None,
-                        **kwargs: Any) -> None:
-        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md`` (atomically).
+    # ---- Hub (save_pretrained, from_pretrained: slimkit._hub_mixin.HubMixin) ------------------------------
+    def generate_model_card(self, **kwargs: Any) -> ModelCard:
+        """The model card ``save_pretrained`` writes (``classifier_card``: classes, encoder, data, protocol, accuracy).
 
         Args:
-            save_directory: Target folder (created if needed).
-            model_card_kwargs: Extra card fields: ``notes`` (str).
-            **kwargs: Passed to ``huggingface_hub``'s ``save_pretrained`` (e.g. ``repo_id``, ``push_to_hub``).
+            **kwargs: Card fields: ``notes`` (str).
         """
-        from .hub import atomic_save_pretrained
-
-        atomic_save_pretrained(self, save_directory, model_card_kwargs=model_card_kwargs, **kwargs)
-
-    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         return classifier_card(self, **kwargs)
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike | None = None,
-        force_download: bool = False,
-        token: str | bool | None = None,
-        local_files_only: bool = False,
-        map_location: str | torch.device = "cpu",
-        **kwargs: Any,
-    ) -> SLiMClassifier:
-        """Load a classifier from a local folder or the Hub (safetensors only, strict).
-
-        Args:
-            pretrained_model_name_or_path: Hub repo id (``"org/name"``) or a local folder.
-            revision: Branch, tag or commit of the Hub repo.
-            cache_dir: Hub cache folder.
-            force_download: Download again even if cached.
-            token: Hub token.
-            local_files_only: Only look in the local cache.
-            map_location: Device to load the weights on.
-            **kwargs: Not used; an unknown argument is an error.
-        """
-        if kwargs:
-            raise TypeError(f"from_pretrained got unexpected arguments {sorted(kwargs)}")
-        from .hub import load_pretrained
-
-        return load_pretrained(
-            cls, pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
-            force_download=force_download, token=token, local_files_only=local_files_only,
-            map_location=map_location, config_loader=ClassifierConfig.from_json_file,
-        )
 
     def extra_repr(self) -> str:
         return f"classes={self.num_classes}, head_norm={self.config.head_norm}"

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._utils import atomic_path
 from .config import SLiMConfig
+from .layouts import get_layout
 from .preprocessing import SequenceSource, prepare_sequence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,20 +129,14 @@ def export(
     x = _example(encoder)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     config_json = json.dumps(encoder.config.to_dict(), sort_keys=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=kind, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        with torch.no_grad():
+        with atomic_path(path, suffix=kind) as tmp, torch.no_grad():
             if kind == ".pt2":
                 ep = torch.export.export(module, (x,), dynamic_shapes={"x": {0: batch}}, strict=False)
                 torch.export.save(ep, tmp, extra_files={f"{CONFIG_KEY}.json": config_json})
             else:
                 _export_onnx(module, x, batch, tmp, config_json, opset_version)
-        os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
         encoder.to(device, dtype)
         encoder.train(was_training)
     return path
@@ -208,8 +203,6 @@ def prepare(skeletons: Any, config: SLiMConfig, input_format: str = "auto") -> n
     Returns:
         ``(N, max_persons, num_frames, V, C)`` float32, ``NaN`` for missing joints and absent persons.
     """
-    from .layouts import get_layout
-
     layout = get_layout(config.layout)
     src = SequenceSource(skeletons, input_format, layout.num_joints, config.in_channels)
     seqs = src.batch(0, len(src))

@@ -3,6 +3,11 @@
 A saved encoder is a folder with ``config.json`` (the flat [`SLiMConfig`][slimkit.SLiMConfig]), ``model.safetensors``
 and a model card ``README.md``. Loading is strict and pickle-free: weights come only from safetensors, every
 tensor must match the config's shapes, and config keys are checked by name and type.
+
+This module works on configs, state dicts and files only: it never builds or calls a model. The models
+([`SLiMEncoder`][slimkit.model.SLiMEncoder], [`SLiMClassifier`][slimkit.classifier.SLiMClassifier]) import it,
+build themselves from what [`load_config_and_state`][slimkit.hub.load_config_and_state] returns and hand their
+config, state dict and card to [`save_folder`][slimkit.hub.save_folder].
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import urllib.parse
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData, hf_hub_download
+from huggingface_hub import ModelCard, ModelCardData, constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -29,21 +35,20 @@ from huggingface_hub.errors import (
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from . import registry
 from ._integrity import apply_umask, check_finite_state
+from ._utils import atomic_dir
 from .config import SLiMConfig
+from .layouts import get_layout
 
-if TYPE_CHECKING:
-    from .model import SLiMEncoder
-
-__all__ = ["list_pretrained", "load_pretrained", "save_weights", "model_card"]
+__all__ = ["list_pretrained", "load_pretrained", "load_config_and_state", "load_state_strict", "save_folder",
+           "save_weights", "model_card", "read_encoder_config"]
 
 logger = logging.getLogger("slimkit")
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PICKLE_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "checkpoint.pt")
-PACKAGED_DIR = Path(__file__).parent / "pretrained"
-PACKAGED_ORG = "slimkit"
 
 
 def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
@@ -58,23 +63,19 @@ def list_pretrained(filter: str | None = None, info: bool = False) -> list[Any]:
     Returns:
         Names, or ``ModelInfo`` records with ``info=True``.
     """
-    from .registry import list_pretrained as _list
-
-    return _list(filter, info)
+    return registry.list_pretrained(filter, info)
 
 
 def _packaged_folder(name: str) -> Path | None:
     org, _, rest = name.partition("/")
-    if org != PACKAGED_ORG or not rest:
+    if org != registry.PACKAGED_ORG or not rest:
         return None
-    folder = PACKAGED_DIR / rest
+    folder = registry.PACKAGED_DIR / rest
     return folder if (folder / WEIGHTS_NAME).is_file() else None
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
     """Whether the Hub endpoint answers a TCP connection quickly (huggingface_hub itself retries for ~20 s)."""
-    from huggingface_hub import constants
-
     if constants.HF_HUB_OFFLINE:
         return False
     host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
@@ -94,39 +95,46 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
-def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Write a module's state dict to a safetensors file (contiguous CPU copies, tied tensors kept once)."""
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+def save_weights(state: dict[str, torch.Tensor] | torch.nn.Module, path: str | os.PathLike) -> None:
+    """Write a state dict (or a module's) to a safetensors file (contiguous CPU copies, tied tensors kept once)."""
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     save_file(state, str(path), metadata={"format": "pt", "library": "slimkit"})
     apply_umask(Path(path))  # safetensors writes 0600: give it the mode open() would (the umask's)
 
 
-def atomic_save_pretrained(model: SLiMEncoder, save_directory: str | os.PathLike, *, config: Any = None,
-                           model_card_kwargs: dict | None = None, repo_id: str | None = None,
-                           push_to_hub: bool = False, **push_kwargs: Any) -> None:
-    """Save into a temporary sibling folder, then move the files into ``save_directory``."""
+def save_folder(save_directory: str | os.PathLike, config: dict[str, Any], state: dict[str, torch.Tensor],
+                card: ModelCard | None = None) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and the card ``README.md`` into a folder, atomically.
+
+    The files are written into a temporary sibling folder that then replaces ``save_directory``
+    (``slimkit._utils.atomic_dir``), so an interrupted save never leaves a half-written model. What
+    else an existing folder holds is kept, its ``README.md`` included (a card written by hand is not
+    overwritten).
+
+    Args:
+        save_directory: Target folder (created if needed).
+        config: The config as a JSON-friendly dict.
+        state: The state dict.
+        card: The model card, written when the folder has no ``README.md`` yet.
+
+    Returns:
+        The folder.
+    """
     target = Path(save_directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        apply_umask(tmp)  # mkdtemp made it 0700, and it becomes the model folder itself
+    with atomic_dir(target) as tmp:
+        if target.is_dir():
+            for item in target.iterdir():
+                if item.name not in (CONFIG_NAME, WEIGHTS_NAME):
+                    copy = shutil.copytree if item.is_dir() else shutil.copy2
+                    copy(item, tmp / item.name)
+        save_weights(state, tmp / WEIGHTS_NAME)
         with open(tmp / CONFIG_NAME, "w", encoding="utf-8") as f:
-            json.dump(model.config.to_dict(), f, indent=2, sort_keys=True)
-        model._save_pretrained(tmp)
-        card_path = target / "README.md"
-        if not card_path.exists():
-            model.generate_model_card(**(model_card_kwargs or {})).save(tmp / "README.md")
-        if not target.exists():
-            os.replace(tmp, target)
-        else:
-            # weights first, config last: an interruption in between leaves a pair that fails loudly on load
-            for name in (WEIGHTS_NAME, "README.md", CONFIG_NAME):
-                if (tmp / name).exists():
-                    os.replace(tmp / name, target / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if push_to_hub:
-        model.push_to_hub(repo_id or target.name, model_card_kwargs=model_card_kwargs, **push_kwargs)
+            json.dump(config, f, indent=2, sort_keys=True)
+        if card is not None and not (tmp / "README.md").exists():
+            card.save(tmp / "README.md")
+    return target
 
 
 def _pooling_text(config: SLiMConfig) -> str:
@@ -145,14 +153,29 @@ def _preset_name(config: SLiMConfig) -> str:
     return "custom"
 
 
-def model_card(model: SLiMEncoder, **kwargs: Any) -> ModelCard:
+def model_card(config: SLiMConfig, *, num_tokens: int | None = None, card_info: dict[str, Any] | None = None,
+               **kwargs: Any) -> ModelCard:
     """A model card stating layout, frames, preset, tokens, training data and measured results.
 
-    Keyword fields (``model_card_kwargs``, falling back to ``model.card_info``): ``training_data`` (str),
-    ``results`` (dict of metric -> value), ``protocol`` (str), ``notes`` (str).
+    Args:
+        config: The encoder's config.
+        num_tokens: Tokens per person (``SLiMEncoder.num_tokens()``).
+        card_info: Recorded fields (``SLiMEncoder.card_info``), overridden by ``kwargs``.
+        **kwargs: Card fields: ``training_data`` (str), ``results`` (dict of metric -> value), ``protocol``
+            (str), ``notes`` (str).
+
+    Passing an encoder instead of its config still works for one release (a ``DeprecationWarning``): use
+    ``encoder.generate_model_card(**fields)``.
     """
-    info = {**getattr(model, "card_info", {}), **kwargs}
-    c = model.config
+    if not isinstance(config, SLiMConfig):
+        warnings.warn("model_card(encoder) is deprecated: call encoder.generate_model_card(**fields), or "
+                      "model_card(config, num_tokens=..., card_info=...)", DeprecationWarning, stacklevel=2)
+        encoder = config
+        config, num_tokens = encoder.config, encoder.num_tokens()
+        card_info = {**getattr(encoder, "card_info", {}), **(card_info or {})}
+    info = {**(card_info or {}), **kwargs}
+    c = config
+    num_joints = get_layout(c.layout).num_joints
     data = ModelCardData(
         library_name="slimkit",
         license="apache-2.0",
@@ -171,10 +194,10 @@ feature modeling + global-local contrastive learning, [arXiv 2603.10648](https:/
 
 | field | value |
 |---|---|
-| layout | `{c.layout}` ({model.layout.num_joints} joints) |
+| layout | `{c.layout}` ({num_joints} joints) |
 | input | {c.in_channels}-D coordinates, resampled to {c.num_frames} frames, up to {c.max_persons} person(s) |
 | preset | {_preset_name(c)} (width {c.dim}, depth {c.depth}, heads {c.heads}) |
-| tokens | {c.token_groups} groups, temporal patch {c.t_patch}: {model.num_tokens()} tokens per person |
+| tokens | {c.token_groups} groups, temporal patch {c.t_patch}: {num_tokens} tokens per person |
 | embedding | {c.embed_dim}-D, {_pooling_text(c)}, averaged over present persons, L2-normalised by `embed()` |
 | training data | {info.get("training_data", "not recorded")} |
 
@@ -193,7 +216,7 @@ feature modeling + global-local contrastive learning, [arXiv 2603.10648](https:/
 ```python
 from slimkit import SLiMEncoder
 enc = SLiMEncoder.from_pretrained("<this repo or folder>")
-z = enc.embed(skeletons)   # (N, {c.embed_dim}) numpy, sequences (T, {model.layout.num_joints}, {c.in_channels})
+z = enc.embed(skeletons)   # (N, {c.embed_dim}) numpy, sequences (T, {num_joints}, {c.in_channels})
 ```
 """
     return ModelCard(body)
@@ -235,87 +258,118 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], so
     model.load_state_dict(state, strict=True)
 
 
-def _refuse_classifier(cfg_path: Path) -> None:
-    """A classifier folder given to ``SLiMEncoder.from_pretrained``: say so instead of listing unknown keys."""
+def read_encoder_config(cfg_path: str | os.PathLike) -> SLiMConfig:
+    """The [`SLiMConfig`][slimkit.config.SLiMConfig] of an encoder folder's ``config.json``; a classifier's
+    config is refused with a message that names ``SLiMClassifier.from_pretrained``."""
     try:
         d = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
-        return  # SLiMConfig.from_json_file reports it
+        d = None  # SLiMConfig.from_json_file reports it
     if isinstance(d, dict) and d.get("model_type") == "slimkit-classifier":
         raise ValueError(
             f"{cfg_path}: this folder holds a SLiMClassifier (encoder + head); load it with "
             "slimkit.SLiMClassifier.from_pretrained, whose .encoder is the encoder"
         )
+    return SLiMConfig.from_json_file(cfg_path)
 
 
-def load_pretrained(cls: type[SLiMEncoder], name_or_path: str | os.PathLike, *, revision: str | None = None,
-                    cache_dir: str | os.PathLike | None = None, force_download: bool = False,
-                    token: str | bool | None = None, local_files_only: bool = False,
-                    map_location: str | torch.device = "cpu",
-                    config_loader: Any = None) -> SLiMEncoder:
-    """Implementation of ``SLiMEncoder.from_pretrained`` (see there).
+def _suggest_names(name: str) -> str:
+    return registry.suggest_names(name)
 
-    ``config_loader`` (path -> config) builds the config that ``cls`` takes; default
-    ``SLiMConfig.from_json_file``. ``SLiMClassifier`` passes its own.
-    """
+
+def _resolve(name_or_path: str | os.PathLike, *, revision: str | None = None,
+             cache_dir: str | os.PathLike | None = None, force_download: bool = False,
+             token: str | bool | None = None, local_files_only: bool = False) -> tuple[Path, Path]:
+    """``(config.json, model.safetensors)`` of a local folder, a shipped model, or a Hub repo (cache first)."""
     name = os.fspath(name_or_path)
     folder = Path(name).expanduser()
     if folder.is_dir():
-        cfg_path, weights_path = _resolve_folder_files(folder)
-    elif isinstance(name_or_path, Path) or _looks_like_path(name):
+        return _resolve_folder_files(folder)
+    if isinstance(name_or_path, Path) or _looks_like_path(name):
         raise FileNotFoundError(f"{name!r}: no such local folder (and not a Hub repo id of the form 'org/name')")
-    elif "/" not in name and _packaged_folder(f"{PACKAGED_ORG}/{name}") is None:
-        from .registry import suggest_names
-
+    if "/" not in name and _packaged_folder(f"{registry.PACKAGED_ORG}/{name}") is None:
         raise FileNotFoundError(
             f"{name!r}: not a local folder nor a model name (Hub ids look like 'org/name'); "
-            + suggest_names(name)
+            + _suggest_names(name)
         )
-    elif (packaged := _packaged_folder(name if "/" in name else f"{PACKAGED_ORG}/{name}")) is not None and (
-        "/" not in name or not _hub_reachable()
-    ):
+    packaged = _packaged_folder(name if "/" in name else f"{registry.PACKAGED_ORG}/{name}")
+    if packaged is not None and ("/" not in name or not _hub_reachable()):
         # a model shipped with slimkit, and no network: skip huggingface_hub's ~20 s of retries
         logger.info("using the copy of %s shipped with slimkit", name)
-        cfg_path, weights_path = _resolve_folder_files(packaged)
-    else:
-        if not local_files_only and not _hub_reachable():
-            # no network: look in the cache only, and fail at once (not after ~30 s of retries) when it is not there
-            local_files_only = True
+        return _resolve_folder_files(packaged)
+    if not local_files_only and not _hub_reachable():
+        # no network: look in the cache only, and fail at once (not after ~30 s of retries) when it is not there
+        local_files_only = True
+    try:
+        common = dict(repo_id=name, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                      token=token, local_files_only=local_files_only)
+        cfg_path = Path(hf_hub_download(filename=CONFIG_NAME, **common))
         try:
-            common = dict(repo_id=name, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                          token=token, local_files_only=local_files_only)
-            cfg_path = Path(hf_hub_download(filename=CONFIG_NAME, **common))
-            try:
-                weights_path = Path(hf_hub_download(filename=WEIGHTS_NAME, **common))
-            except EntryNotFoundError:
-                raise ValueError(
-                    f"{name!r}: the repo has no {WEIGHTS_NAME}; slimkit loads weights only from safetensors"
-                ) from None
-        except (LocalEntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError,
-                OSError) as e:
-            packaged = _packaged_folder(name)
-            if packaged is None:
-                from .registry import suggest_names
+            return cfg_path, Path(hf_hub_download(filename=WEIGHTS_NAME, **common))
+        except EntryNotFoundError:
+            raise ValueError(
+                f"{name!r}: the repo has no {WEIGHTS_NAME}; slimkit loads weights only from safetensors"
+            ) from None
+    except (LocalEntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError,
+            OSError) as e:
+        packaged = _packaged_folder(name)
+        if packaged is None:
+            if local_files_only:
+                why = "not in the local Hub cache, and the Hub was not asked (offline or unreachable)"
+            else:
+                why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            raise OSError(
+                f"{name!r} is not a local folder, and the Hub repo could not be loaded ({why}); "
+                + _suggest_names(name)
+            ) from e
+        logger.info("using the copy of %s shipped with slimkit (%s)", name, type(e).__name__)
+        return _resolve_folder_files(packaged)
 
-                if local_files_only:
-                    why = "not in the local Hub cache, and the Hub was not asked (offline or unreachable)"
-                else:
-                    why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-                raise OSError(
-                    f"{name!r} is not a local folder, and the Hub repo could not be loaded ({why}); "
-                    + suggest_names(name)
-                ) from e
-            logger.info("using the copy of %s shipped with slimkit (%s)", name, type(e).__name__)
-            cfg_path, weights_path = _resolve_folder_files(packaged)
-    if config_loader is None:
-        _refuse_classifier(cfg_path)
-    config = (config_loader or SLiMConfig.from_json_file)(cfg_path)
-    model = cls(config)
+
+def load_config_and_state(
+    name_or_path: str | os.PathLike,
+    config_loader: Callable[[Path], Any] = read_encoder_config,
+    *,
+    map_location: str | torch.device = "cpu",
+    **hub_options: Any,
+) -> tuple[Any, dict[str, torch.Tensor], str]:
+    """The config and the checked state dict of a saved model: what ``from_pretrained`` builds a model from.
+
+    Args:
+        name_or_path: A local folder, a shipped model's name, or a Hub repo id (``"org/name"``).
+        config_loader: ``config.json`` path -> config (default
+            [`read_encoder_config`][slimkit.hub.read_encoder_config]).
+        map_location: Device to load the weights on.
+        **hub_options: ``revision``, ``cache_dir``, ``force_download``, ``token``, ``local_files_only``, as in
+            [`SLiMEncoder.from_pretrained`][slimkit.model.SLiMEncoder.from_pretrained].
+
+    Returns:
+        ``(config, state, source)``: ``source`` names the weights file, for messages of
+        [`load_state_strict`][slimkit.hub.load_state_strict].
+    """
+    cfg_path, weights_path = _resolve(name_or_path, **hub_options)
+    config = config_loader(cfg_path)
     try:
         state = load_file(str(weights_path), device=str(map_location))
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({e})") from None
     check_finite_state(state, str(weights_path))
-    load_state_strict(model, state, str(weights_path))
-    model.eval()
-    return model
+    return config, state, str(weights_path)
+
+
+def load_pretrained(cls: Callable[[Any], torch.nn.Module], name_or_path: str | os.PathLike, *,
+                    config_loader: Callable[[Path], Any] = read_encoder_config, **kwargs: Any) -> torch.nn.Module:
+    """``cls(config)`` with the saved weights loaded strictly, in eval mode (kept for one release; the models'
+    ``from_pretrained`` build themselves from [`load_config_and_state`][slimkit.hub.load_config_and_state]).
+
+    Args:
+        cls: Builds the module from the config.
+        name_or_path: As in ``load_config_and_state``.
+        config_loader: As in ``load_config_and_state``.
+        **kwargs: ``revision``, ``cache_dir``, ``force_download``, ``token``, ``local_files_only``,
+            ``map_location``.
+    """
+    config, state, source = load_config_and_state(name_or_path, config_loader, **kwargs)
+    model = cls(config)
+    load_state_strict(model, state, source)
+    return model.eval()

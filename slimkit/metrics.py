@@ -1,8 +1,8 @@
 """Classification report of an evaluation: top-1, top-5, mean per-class accuracy and the confusion matrix.
 
 What pyskl and mmaction2 print after a test run, computed from an
-[`EvalResult`][slimkit.evaluation.EvalResult] of [`knn_accuracy`][slimkit.evaluation.knn_accuracy] or
-[`linear_probe`][slimkit.evaluation.linear_probe]. Test items whose class the train set lacks (target
+[`EvalResult`][slimkit.eval.EvalResult] of [`knn_accuracy`][slimkit.eval.knn_accuracy] or
+[`linear_probe`][slimkit.eval.linear_probe]. Test items whose class the train set lacks (target
 ``-1``) count as errors in top-1 and top-5 and are left out of the per-class figures and the matrix.
 """
 
@@ -78,7 +78,7 @@ def classification_report(result: Any, class_names: Sequence[str] | None = None)
     """A JSON-friendly report of one evaluation.
 
     Args:
-        result: An [`EvalResult`][slimkit.evaluation.EvalResult] with ``predictions``, ``targets`` and
+        result: An [`EvalResult`][slimkit.eval.EvalResult] with ``predictions``, ``targets`` and
             ``scores`` (kNN and linear probe results have them).
         class_names: Names of the dataset's labels (``class_names[label]``), e.g. ``dataset.classes``;
             default: the labels themselves.

@@ -23,13 +23,18 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import ModelCard
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import export as _export
+from . import hub
+from ._hub_mixin import HubMixin
+from ._utils import check_positive_int, default_device
 from .config import SLiMConfig
 from .layouts import get_layout
 from .preprocessing import SequenceSource, prepare_batch
+from .windows import embed_windows as _embed_windows
 
 __all__ = ["SLiMEncoder"]
 
@@ -74,7 +79,7 @@ class Block(nn.Module):
 
 class SLiMEncoder(
     nn.Module,
-    PyTorchModelHubMixin,
+    HubMixin,
     library_name="slimkit",
     tags=["skeleton", "action-recognition", "self-supervised", "slim", "slimkit"],
     paper_url="https://arxiv.org/abs/2603.10648",
@@ -249,7 +254,26 @@ class SLiMEncoder(
         return (per_person * w).sum(1) / w.sum(1).clamp_min(1.0)
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Pooled embedding ``(N, D)`` of prepared skeletons ``(N, M, T, V, C)``."""
+        """Pooled, unnormalised features ``(N, D)`` of *prepared* skeletons ``(N, M, T, V, C)``: the low-level,
+        differentiable call that training, evaluation and export build on.
+
+        For raw skeletons (arrays or lists of sequences, a data set) call [`embed`][slimkit.model.SLiMEncoder.embed]:
+        it prepares them and returns L2-normalised numpy embeddings, as sentence-transformers' ``encode`` does
+        (see the concepts page "Names").
+
+        Args:
+            x: ``(N, M, T, V, C)`` prepared skeletons (``NaN`` = missing), e.g. from
+                [`preprocess`][slimkit.model.SLiMEncoder.preprocess].
+            mask: Optional token mask, as in ``forward``.
+
+        Returns:
+            ``(N, embed_dim)`` features.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"x: expected a prepared torch.Tensor (N, M, T, V, C), got {type(x).__name__}; encode() is the "
+                "low-level call on prepared tensors; embed() takes raw skeletons (sentence-transformers' encode)"
+            )
         return self.pool(self.forward(x, mask), self.persons_present(x))
 
     # ---- user-facing inference ---------------------------------------------------------------------------
@@ -288,16 +312,13 @@ class SLiMEncoder(
         Returns:
             ``(N, D)`` float32 embeddings (or ``(N, M, L, D)`` token features).
         """
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        batch_size = check_positive_int(batch_size, "batch_size")
         if output_value not in ("embedding", "tokens"):
             raise ValueError(f"output_value: expected 'embedding' or 'tokens', got {output_value!r}")
         if precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision: expected 'auto', 'bf16' or 'fp32', got {precision!r}")
         src = SequenceSource(skeletons, input_format, self.layout.num_joints, self.config.in_channels)
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        dev = torch.device(device)
+        dev = default_device(device)
         bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
         self.to(dev)
         # An encoder already in eval mode is not touched, so concurrent embed() calls on it are safe.
@@ -351,9 +372,7 @@ class SLiMEncoder(
             A [`WindowEmbeddings`][slimkit.windows.WindowEmbeddings]: ``embeddings (W, D)``, ``sequence``, ``start``,
             ``end`` (exclusive) per window, and ``start_time`` / ``end_time`` given ``fps``.
         """
-        from .windows import embed_windows
-
-        return embed_windows(self, skeletons, window, stride, fps, **kwargs)
+        return _embed_windows(self, skeletons, window, stride, fps, **kwargs)
 
     def export(self, path: str | os.PathLike, **kwargs: Any) -> Path:
         """Export ``embed`` on prepared tensors to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
@@ -369,75 +388,17 @@ class SLiMEncoder(
         Returns:
             The path written.
         """
-        from .export import export
+        return _export.export(self, path, **kwargs)
 
-        return export(self, path, **kwargs)
-
-    # ---- Hub -----------------------------------------------------------------------------------------------
-    def _save_pretrained(self, save_directory: Path) -> None:
-        from .hub import save_weights
-
-        save_weights(self, Path(save_directory) / "model.safetensors")
-
-    def save_pretrained(self, save_directory: str | os.PathLike, *, model_card_kwargs: dict | None = None,
-                        **kwargs: Any) -> None:
-        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md`` into a folder.
-
-        The files are written to a temporary folder first and moved into place, so an interrupted save never
-        leaves a half-written model behind.
+    # ---- Hub (save_pretrained, from_pretrained: slimkit._hub_mixin.HubMixin) ------------------------------
+    def generate_model_card(self, **kwargs: Any) -> ModelCard:
+        """The model card ``save_pretrained`` writes: layout, frames, preset, tokens, training data, results.
 
         Args:
-            save_directory: Target folder (created if needed).
-            model_card_kwargs: Extra card fields, e.g. ``{"training_data": "...", "results": {...}}``.
-            **kwargs: Passed to ``huggingface_hub``'s ``save_pretrained`` (e.g. ``repo_id``, ``push_to_hub``).
+            **kwargs: Card fields (``training_data``, ``results``, ``protocol``, ``notes``), over ``card_info``.
         """
-        from .hub import atomic_save_pretrained
-
-        atomic_save_pretrained(self, save_directory, model_card_kwargs=model_card_kwargs, **kwargs)
-
-    def generate_model_card(self, *args: Any, **kwargs: Any):
-        from .hub import model_card
-
-        return model_card(self, **kwargs)
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike | None = None,
-        force_download: bool = False,
-        token: str | bool | None = None,
-        local_files_only: bool = False,
-        map_location: str | torch.device = "cpu",
-        **kwargs: Any,
-    ) -> SLiMEncoder:
-        """Load an encoder from a local folder, the Hub cache or the Hub.
-
-        Weights load only from ``model.safetensors`` and strictly: a missing, unexpected or mis-shaped tensor
-        is an error naming it. A name in ``slimkit.list_pretrained()`` (e.g. ``"slimkit/slim-kinect-tiny"``)
-        falls back to the copy shipped inside the package when the Hub cannot be reached.
-
-        Args:
-            pretrained_model_name_or_path: Hub repo id (``"org/name"``) or a local folder.
-            revision: Branch, tag or commit of the Hub repo.
-            cache_dir: Hub cache folder.
-            force_download: Download again even if cached.
-            token: Hub token.
-            local_files_only: Only look in the local cache.
-            map_location: Device to load the weights on.
-            **kwargs: Not used; an unknown argument is an error.
-        """
-        if kwargs:
-            raise TypeError(f"from_pretrained got unexpected arguments {sorted(kwargs)}")
-        from .hub import load_pretrained
-
-        return load_pretrained(
-            cls, pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
-            force_download=force_download, token=token, local_files_only=local_files_only,
-            map_location=map_location,
-        )
+        return hub.model_card(self.config, num_tokens=self.num_tokens(), card_info=getattr(self, "card_info", {}),
+                              **kwargs)
 
     def extra_repr(self) -> str:
         c = self.config

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._utils import check_positive_int
 from .retrieval import Retriever
-from .windows import _check_int, embed_windows
+from .windows import embed_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import SLiMEncoder
@@ -122,7 +123,7 @@ def _as_windows(window: Any) -> tuple[int, ...]:
         raise ValueError(f"window: expected a positive int or a sequence of them, got {window!r}") from None
     if not ws:
         raise ValueError("window: expected at least one window length, got none")
-    return tuple(_check_int(w, "window") for w in ws)
+    return tuple(check_positive_int(w, "window") for w in ws)
 
 
 class MomentIndex:
@@ -160,9 +161,9 @@ class MomentIndex:
         if stride is None:
             strides = tuple(max(1, w // 2) for w in self.windows)
         elif isinstance(stride, (int, np.integer)) and not isinstance(stride, bool):
-            strides = (_check_int(stride, "stride"),) * len(self.windows)
+            strides = (check_positive_int(stride, "stride"),) * len(self.windows)
         else:
-            strides = tuple(_check_int(s, "stride") for s in stride)
+            strides = tuple(check_positive_int(s, "stride") for s in stride)
             if len(strides) != len(self.windows):
                 raise ValueError(f"stride: expected one stride per window length ({len(self.windows)}), got "
                                  f"{len(strides)}")
@@ -320,7 +321,7 @@ class MomentIndex:
         Returns:
             One list per query of up to ``k`` [`Moment`][slimkit.moments.Moment], best first.
         """
-        k = _check_int(k, "k")
+        k = check_positive_int(k, "k")
         if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float)) or not (
             0.0 <= iou_threshold < 1.0
         ):
@@ -329,7 +330,7 @@ class MomentIndex:
             raise ValueError("search: the MomentIndex is empty; add recordings first")
         q = self._embed_queries(queries, batch_size, device)
         n = len(self)
-        cand = min(n, _check_int(candidates, "candidates") if candidates is not None else max(20 * k, 100))
+        cand = min(n, check_positive_int(candidates, "candidates") if candidates is not None else max(20 * k, 100))
         todo = list(range(len(q)))
         out: list[list[Moment] | None] = [None] * len(q)
         while todo:

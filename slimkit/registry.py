@@ -18,6 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import scan_cache_dir
+
+# where the models shipped inside the package live (read at call time, so tests can move it)
+PACKAGED_DIR = Path(__file__).parent / "pretrained"
+PACKAGED_ORG = "slimkit"
+
+
 __all__ = ["ModelInfo", "list_pretrained", "suggest_names"]
 
 # keys every slimkit config.json has (and few other libraries' configs do)
@@ -96,15 +103,13 @@ def _info(name: str, source: str, folder: Path) -> ModelInfo | None:
 
 
 def _shipped() -> list[ModelInfo]:
-    from . import hub
-
-    root = Path(hub.PACKAGED_DIR)
+    root = Path(PACKAGED_DIR)
     if not root.is_dir():
         return []
     out = []
     for folder in sorted(root.iterdir()):
         if folder.is_dir():
-            info = _info(f"{hub.PACKAGED_ORG}/{folder.name}", "shipped", folder)
+            info = _info(f"{PACKAGED_ORG}/{folder.name}", "shipped", folder)
             if info is not None:
                 out.append(info)
     return out
@@ -113,8 +118,6 @@ def _shipped() -> list[ModelInfo]:
 def _cached(cache_dir: str | os.PathLike | None = None) -> list[ModelInfo]:
     """slimkit encoders in the Hub cache (newest snapshot of each repo that has one)."""
     try:
-        from huggingface_hub import scan_cache_dir
-
         report = scan_cache_dir(cache_dir)
     except Exception:  # no cache folder yet, or an unreadable one: nothing cached
         return []

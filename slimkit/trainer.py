@@ -6,7 +6,8 @@ names under their old paths (and the private names older code imported).
 
 from __future__ import annotations
 
-from .train import CorpusSource, PretrainDataset, SLiMPretrainModel, Trainer, TrainingArguments, knn_top1
+from .eval.knn import knn_top1
+from .train import CorpusSource, PretrainDataset, SLiMPretrainModel, Trainer, TrainingArguments
 
 # private names that tests and benchmarks imported from here
 from .train.corpus import ResumableSampler as _ResumableSampler  # noqa: F401

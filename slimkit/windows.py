@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._utils import check_positive_int
 from .preprocessing import SequenceSource, missing_joints
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,12 +74,6 @@ class WindowEmbeddings:
         return int(self.embeddings.shape[0])
 
 
-def _check_int(v: Any, name: str, minimum: int = 1) -> int:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def window_bounds(num_frames: int, window: int, stride: int) -> np.ndarray:
     """``(W, 2)`` int64 ``[start, end)`` of the windows over ``num_frames`` frames (see the module's rules).
 
@@ -90,9 +85,9 @@ def window_bounds(num_frames: int, window: int, stride: int) -> np.ndarray:
     Returns:
         Window bounds, sorted by start; the last window ends at ``num_frames``.
     """
-    num_frames = _check_int(num_frames, "num_frames")
-    window = _check_int(window, "window")
-    stride = _check_int(stride, "stride")
+    num_frames = check_positive_int(num_frames, "num_frames")
+    window = check_positive_int(window, "window")
+    stride = check_positive_int(stride, "stride")
     if num_frames <= window:
         return np.array([[0, num_frames]], dtype=np.int64)
     starts = np.arange(0, num_frames - window + 1, stride, dtype=np.int64)
@@ -154,8 +149,8 @@ def embed_windows(
         ValueError: ``window``/``stride`` not positive ints, ``fps`` not a positive number, or no window of
             any recording holds a valid joint.
     """
-    window = _check_int(window, "window")
-    stride = max(1, window // 2) if stride is None else _check_int(stride, "stride")
+    window = check_positive_int(window, "window")
+    stride = max(1, window // 2) if stride is None else check_positive_int(stride, "stride")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0
                             or not np.isfinite(fps)):
         raise ValueError(f"fps: expected a positive number of frames per second, got {fps!r}")

@@ -171,15 +171,15 @@ def test_usable_mask_reads_scores_for_2d_models():
 
 # ---- item 4: finding models ---------------------------------------------------------------------------------
 def test_a_model_folder_added_to_the_package_is_listed(clips, tmp_path, monkeypatch, capsys):
-    from slimkit import hub, list_pretrained
+    from slimkit import list_pretrained, registry
 
     pkg = tmp_path / "pretrained"
-    shutil.copytree(hub.PACKAGED_DIR / "slim-kinect-tiny", pkg / "slim-kinect-tiny")
+    shutil.copytree(registry.PACKAGED_DIR / "slim-kinect-tiny", pkg / "slim-kinect-tiny")
     SLiMEncoder(SLiMConfig.tiny(layout="coco17", in_channels=2, dim=32, depth=1)).save_pretrained(
         pkg / "slim-coco-test", model_card_kwargs={"training_data": "nothing, a test"}
     )
     (pkg / "not-a-model").mkdir()
-    monkeypatch.setattr(hub, "PACKAGED_DIR", pkg)
+    monkeypatch.setattr(registry, "PACKAGED_DIR", pkg)
     assert list_pretrained() == ["slimkit/slim-coco-test", "slimkit/slim-kinect-tiny"]
     assert list_pretrained("coco") == ["slimkit/slim-coco-test"]
     assert list_pretrained("*kinect*") == ["slimkit/slim-kinect-tiny"]

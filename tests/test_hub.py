@@ -8,6 +8,7 @@ from conftest import random_walk
 from safetensors.torch import load_file, save_file
 
 import slimkit.hub as hub
+import slimkit.registry as registry
 from slimkit import SLiMConfig, SLiMEncoder
 
 
@@ -161,7 +162,7 @@ def test_packaged_model_fallback(saved, tmp_path, monkeypatch, seqs):
     enc, d = saved
     pkg = tmp_path / "pretrained"
     shutil.copytree(d, pkg / "slim-test-tiny")
-    monkeypatch.setattr(hub, "PACKAGED_DIR", pkg)
+    monkeypatch.setattr(registry, "PACKAGED_DIR", pkg)
     assert "slimkit/slim-test-tiny" in hub.list_pretrained()
     loaded = SLiMEncoder.from_pretrained("slimkit/slim-test-tiny", cache_dir=tmp_path / "empty-cache")
     np.testing.assert_array_equal(loaded.embed(seqs), enc.embed(seqs))
@@ -171,7 +172,7 @@ def test_packaged_model_used_when_the_hub_cannot_serve_it(saved, tmp_path, monke
     enc, d = saved
     pkg = tmp_path / "pretrained"
     shutil.copytree(d, pkg / "slim-test-tiny")
-    monkeypatch.setattr(hub, "PACKAGED_DIR", pkg)
+    monkeypatch.setattr(registry, "PACKAGED_DIR", pkg)
     monkeypatch.setattr(hub, "_hub_reachable", lambda timeout=2.0: True)  # "online", but the repo is not there
     loaded = SLiMEncoder.from_pretrained("slimkit/slim-test-tiny", cache_dir=tmp_path / "empty-cache")
     np.testing.assert_array_equal(loaded.embed(seqs), enc.embed(seqs))
@@ -184,9 +185,9 @@ def test_shipped_model_loads_offline(seqs):
     assert c.layout == "kinect20" and c.view_align and (c.pooling, c.contrast_view) == ("time", "clean")
     z = enc.embed(seqs)
     assert z.shape == (3, enc.embed_dim) and np.isfinite(z).all()
-    card = (hub.PACKAGED_DIR / "slim-kinect-tiny" / "README.md").read_text()
+    card = (registry.PACKAGED_DIR / "slim-kinect-tiny" / "README.md").read_text()
     assert all(name in card for name in ("NW-UCLA", "Kinder-Gator", "HDM05", "Bandai-Namco"))
-    assert (hub.PACKAGED_DIR / "slim-kinect-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
+    assert (registry.PACKAGED_DIR / "slim-kinect-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
 
 
 def test_shipped_2d_model_loads_offline_and_reads_coco_keypoints(rng):
@@ -199,9 +200,9 @@ def test_shipped_2d_model_loads_offline_and_reads_coco_keypoints(rng):
     score[:, :, 3] = 0.0
     z = enc.embed(list(np.concatenate([xy, score], -1).astype(np.float32)))
     assert z.shape == (2, enc.embed_dim) and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
-    card = (hub.PACKAGED_DIR / "slim-penn-coco17-tiny" / "README.md").read_text()
+    card = (registry.PACKAGED_DIR / "slim-penn-coco17-tiny" / "README.md").read_text()
     assert "Penn Action" in card and "floor: raw coordinates" in card
-    assert (hub.PACKAGED_DIR / "slim-penn-coco17-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
+    assert (registry.PACKAGED_DIR / "slim-penn-coco17-tiny" / "model.safetensors").stat().st_size < 5 * 2**20
 
 
 def test_push_to_hub_uploads_saved_folder(saved, monkeypatch):

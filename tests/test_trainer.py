@@ -331,7 +331,7 @@ def test_old_import_paths_still_work():
 
     assert slimkit.Trainer is old.Trainer is new.Trainer
     assert (old.PretrainDataset, old.SLiMPretrainModel, old.knn_top1) == (
-        new.PretrainDataset, new.SLiMPretrainModel, new.knn_top1)
+        new.PretrainDataset, new.SLiMPretrainModel, slimkit.eval.knn_top1)
     assert old._collate is corpus.pretrain_collate and old._Teacher is step.EMATeacher
     assert old._WeightedResumableSampler is corpus.WeightedResumableSampler
     assert "kept for one release; import from slimkit.train" in old.__doc__.lower()

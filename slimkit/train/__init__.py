@@ -9,7 +9,7 @@ on every batch (``slimkit.trainer`` still imports, for one release).
 | ``slimkit.train.step`` | ``PretrainStep``: views, masks, teacher, student, losses, EMA update of one batch |
 | ``slimkit.train.checkpoint`` | atomic checkpoints: save, list, newest intact, load |
 | ``slimkit.train.metrics`` | ``metrics.jsonl`` / TensorBoard records |
-| ``slimkit.train.monitor`` | the kNN monitor |
+| ``slimkit.train.monitor`` | the kNN monitor (on [`knn_top1`][slimkit.eval.knn_top1]) |
 | ``slimkit.train.trainer`` | ``Trainer``: the loop, resuming, distributed runs |
 
 **Training arguments.** The ``Trainer``'s hyperparameters form one dataclass,
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from .args import TrainingArguments
 from .corpus import CorpusSource, PretrainDataset, pretrain_collate
-from .monitor import knn_top1
 from .step import EMATeacher, PretrainStep, PretrainViews, SLiMPretrainModel, ema_update, make_optimizer
 from .trainer import Trainer
 
@@ -58,5 +57,4 @@ __all__ = [
     "PretrainDataset",
     "CorpusSource",
     "pretrain_collate",
-    "knn_top1",
 ]

@@ -1,4 +1,5 @@
-"""The Trainer's kNN monitor: labels of the evaluation data and leave-one-out cosine 1-NN accuracy."""
+"""The Trainer's kNN monitor: labels of the evaluation data and the leave-one-out cosine 1-NN top-1 of the
+student's embeddings ([`knn_top1`][slimkit.eval.knn_top1])."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["knn_top1", "labels_of"]
+from ..eval.knn import knn_top1
+from ..model import SLiMEncoder
+
+__all__ = ["labels_of", "knn_monitor"]
 
 
 def labels_of(data: Any, labels: Any, name: str) -> np.ndarray:
@@ -27,25 +31,9 @@ def labels_of(data: Any, labels: Any, name: str) -> np.ndarray:
     return np.asarray(out)
 
 
-def knn_top1(embeddings: torch.Tensor, labels: np.ndarray | torch.Tensor, chunk: int = 1024) -> float:
-    """Leave-one-out cosine 1-NN accuracy of L2-normalised ``embeddings (N, D)`` with ``labels (N,)``.
-
-    Args:
-        embeddings: ``(N, D)`` embeddings (normalised inside).
-        labels: ``(N,)`` integer labels.
-        chunk: Rows per similarity block (bounds memory).
-
-    Returns:
-        Top-1 accuracy in ``[0, 1]``.
-    """
-    z = torch.nn.functional.normalize(embeddings.float(), dim=-1)
-    y = torch.as_tensor(np.asarray(labels), device=z.device)
-    if z.shape[0] < 2 or y.shape[0] != z.shape[0]:
-        raise ValueError(f"labels: expected {z.shape[0]} labels for at least 2 embeddings, got {y.shape[0]}")
-    hits = 0
-    for s in range(0, z.shape[0], chunk):
-        sim = z[s : s + chunk] @ z.T
-        rows = torch.arange(sim.shape[0], device=z.device)
-        sim[rows, rows + s] = -float("inf")
-        hits += int((y[sim.argmax(1)] == y[s : s + chunk]).sum())
-    return hits / z.shape[0]
+def knn_monitor(encoder: SLiMEncoder, data: Any, labels: np.ndarray, batch_size: int, input_format: str,
+                device: str | torch.device) -> float:
+    """Leave-one-out cosine 1-NN top-1 of ``encoder``'s embeddings of ``data`` (in ``[0, 1]``)."""
+    z = encoder.embed(data, batch_size=max(1, batch_size), device=device, convert_to_numpy=False,
+                      show_progress_bar=False, input_format=input_format)
+    return knn_top1(z, labels)

@@ -58,7 +58,7 @@ from .corpus import (
     pretrain_collate,
 )
 from .metrics import MetricsLog
-from .monitor import knn_top1, labels_of
+from .monitor import knn_monitor, labels_of
 from .step import EMATeacher, PretrainStep, SLiMPretrainModel, make_optimizer
 
 __all__ = ["Trainer"]
@@ -271,15 +271,8 @@ class Trainer:
         if self.eval_source is None:
             return {}
         dev = device or next(self.encoder.parameters()).device
-        z = self.encoder.embed(
-            self.eval_data,
-            batch_size=max(1, self.args.batch_size),
-            device=dev,
-            convert_to_numpy=False,
-            show_progress_bar=False,
-            input_format=self.input_format,
-        )
-        return {"knn_top1": knn_top1(z, self.eval_labels)}
+        return {"knn_top1": knn_monitor(self.encoder, self.eval_data, self.eval_labels, self.args.batch_size,
+                                        self.input_format, dev)}
 
     def _eval_and_log(self, run: _Run) -> None:
         if run.rank == 0:

@@ -1,45 +1,13 @@
-"""Nearest-neighbour search over embeddings, on FAISS: [`Retriever`][slimkit.retrieval.Retriever].
-
-```python
-r = Retriever(dim=256)                          # cosine, exact ("flat"), GPU when faiss-gpu sees one
-r.add(z, ids=names, labels=labels)              # z: (N, 256)
-hits = r.search(q, k=5)                         # hits.ids, hits.scores, hits.labels: (Q, 5)
-r.save("gallery.slimidx"); r = Retriever.load("gallery.slimidx")
-```
-
-FAISS is imported on first use (constructing a [`Retriever`][slimkit.retrieval.Retriever]), never at ``import
-slimkit``. Install
-exactly one of ``pip install 'slimkit[faiss]'`` (faiss-cpu) or ``pip install 'slimkit[gpu]'`` (faiss-gpu,
-Linux x86_64).
-
-Design notes a user should know:
-
-* Items carry an id (int >= 0 or str, one kind per Retriever), an optional label (int or str) and optional
-  JSON metadata. Internally every item gets a private int64 key; the FAISS index stores those keys
-  (``IndexIDMap2``; a trained IVF stores them natively), so string ids cost nothing in FAISS.
-* ``metric="cosine"`` L2-normalises vectors on ``add`` and ``search`` and scores are cosine similarities
-  (higher is closer). ``metric="l2"`` scores are *squared* Euclidean distances (lower is closer).
-* ``k`` is clamped to the number of items: ``search(q, k)`` returns ``min(k, len(retriever))`` hits per query.
-  Empty result slots (an IVF probe that found fewer than ``k``): id ``-1`` (int ids) or ``None`` (str ids),
-  label ``-1`` / ``None``, score ``-inf`` (cosine) or ``+inf`` (l2), i.e. the worst score of the metric, so
-  rows stay sorted.
-* Threads: any number of threads may ``search`` one Retriever at once (FAISS releases the GIL); ``add``,
-  ``remove``, ``train`` and ``compact`` take an exclusive lock and wait for running searches. On a GPU,
-  searches are serialised.
-* Processes: once FAISS has searched with several threads, a ``fork``-ed child (e.g. a ``DataLoader`` worker)
-  that searches with several threads hangs in OpenMP. Importing this module registers an at-fork hook that
-  sets FAISS to 1 thread in forked children; do not pass ``num_threads > 1`` there, or use the ``spawn``
-  start method.
+"""[`Retriever`][slimkit.retrieval.Retriever]: a FAISS index of embeddings with ids, labels and metadata, searched
+by many threads at once and saved to one checked file. One cohesive class; the FAISS side lives in
+``backend``, the input checks in ``items``, the file format in ``store``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import struct
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,43 +17,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Retriever", "SearchResult", "FORMAT_VERSION"]
+from .backend import GPU_MAX_K, _faiss, build_index, faiss_threads, resolve_device
+from .items import _INT64_MAX, _as_float32, _as_vectors, _item_list, _one_kind
+from .store import read_file, write_file
 
-FORMAT_VERSION = 2  # 2: a SHA-256 of the header follows its length (1: no header checksum; still read)
-_MAGIC = b"SLIMKIT-RETRIEVER\n"
-_INT64_MAX = 2**63 - 1
-_L2_MAX_ABS = 1e18  # |x| above this: squared L2 distances overflow float32 (3.4e38)
-GPU_MAX_K = 2048  # faiss GPU k-selection limit (also for nprobe)
-_SMALL_BATCH = 20  # fewer queries than this search with one thread (faiss' own BLAS threshold)
+__all__ = ["Retriever", "SearchResult"]
 
-_INSTALL_HINT = (
-    "slimkit.Retriever needs FAISS. Install one of:\n"
-    "  pip install 'slimkit[faiss]'   # faiss-cpu: Linux, macOS arm64, Windows\n"
-    "  pip install 'slimkit[gpu]'     # faiss-gpu: Linux x86_64 with CUDA 12\n"
-    "Install only one of faiss-cpu / faiss-gpu: both ship the `faiss` module and overwrite each other. To "
-    "switch, `pip uninstall -y faiss-cpu faiss-gpu`, then install the one you want."
-)
-_fork_hook_registered = False
-
-
-def _faiss() -> Any:
-    """Import faiss lazily, with an install hint instead of a bare ImportError."""
-    global _fork_hook_registered
-    try:
-        import faiss
-    except ImportError as e:
-        raise ImportError(f"{_INSTALL_HINT}\n(import faiss failed: {e})") from e
-    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-        # A forked child inherits a dead OpenMP pool: multi-threaded faiss calls there hang.
-        os.register_at_fork(after_in_child=lambda: faiss.omp_set_num_threads(1))
-        _fork_hook_registered = True
-    return faiss
-
-
-def gpu_available() -> bool:
-    """True when faiss-gpu is installed and sees at least one GPU."""
-    faiss = _faiss()
-    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+_CONFIG_FIELDS = ("dim", "metric", "index", "nlist", "nprobe", "train_size", "hnsw_m", "ef_construction",
+                  "ef_search", "num_threads", "info")
 
 
 class _RWLock:
@@ -160,129 +99,6 @@ class SearchResult:
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
-
-
-def _as_vectors(x: Any, name: str, dim: int) -> np.ndarray:
-    """``(N, dim)`` (or ``(dim,)``) numeric input -> C-contiguous float32 ``(N, dim)``, finite, N >= 1."""
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().float().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    a = np.asarray(x)
-    if (
-        a.dtype == object
-        or a.dtype == np.bool_
-        or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer))
-    ):
-        raise TypeError(f"{name}: expected a real-valued numeric array, got dtype {a.dtype}")
-    if a.ndim == 1:
-        a = a[None]
-    if a.ndim != 2 or a.shape[1] != dim:
-        raise ValueError(f"{name}: expected shape (N, {dim}) (or ({dim},) for one vector), got {a.shape}")
-    if a.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one vector, got shape {a.shape}")
-    if np.issubdtype(a.dtype, np.floating):
-        finite = np.isfinite(a).all(axis=1)
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise ValueError(f"{name}: rows {bad[:5].tolist()} contain NaN or inf ({bad.size} rows in all)")
-    return a
-
-
-def _as_float32(a: np.ndarray, name: str, metric: str) -> np.ndarray:
-    """Vectors as stored: unit float32 rows for cosine (normalised in float64), float32 rows for l2."""
-    if metric == "cosine":
-        return _normalize(a, name)
-    big = np.abs(a.astype(np.float64, copy=False)).max(axis=1) > _L2_MAX_ABS
-    if big.any():
-        raise ValueError(
-            f"{name}: rows {np.flatnonzero(big)[:5].tolist()} hold values beyond {_L2_MAX_ABS:g}; with "
-            "metric='l2' their squared distances would overflow float32 (scale them, or use metric='cosine')"
-        )
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _normalize(a: np.ndarray, name: str) -> np.ndarray:
-    """L2-normalise rows in float64 after scaling each by its largest magnitude (no overflow, no underflow)."""
-    x = a.astype(np.float64, copy=True)
-    scale = np.abs(x).max(axis=1, keepdims=True)
-    zero = scale[:, 0] == 0
-    if zero.any():
-        raise ValueError(
-            f"{name}: rows {np.flatnonzero(zero)[:5].tolist()} have zero norm; metric='cosine' "
-            "needs non-zero vectors"
-        )
-    x /= scale
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def _item_list(values: Any, name: str, n: int) -> list[Any]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise TypeError(f"{name}: expected a sequence of {n} values, got {type(values).__name__}")
-    if len(values) != n:
-        raise ValueError(f"{name}: expected {n} values (one per embedding row), got {len(values)}")
-    return values.tolist() if isinstance(values, np.ndarray) else list(values)
-
-
-def _kind_of(v: Any, name: str) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected int or str values, got bool {v!r}")
-    if isinstance(v, (int, np.integer)):
-        return "int"
-    if isinstance(v, str):
-        return "str"
-    raise TypeError(f"{name}: expected int or str values, got {type(v).__name__} ({v!r})")
-
-
-def _write_atomic(path: Path, chunks: Sequence[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for c in chunks:
-                f.write(c)
-            f.flush()
-            os.fsync(f.fileno())
-        from ._integrity import apply_umask
-
-        apply_umask(Path(tmp))  # mkstemp made it 0600: give it the mode open() would (the umask's)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _parse_header(data: bytes, pos: int, hlen: int, where: str) -> tuple[dict[str, Any], bytes]:
-    """The JSON header at ``pos`` (format 1) or after a 32-byte digest (format 2 on), and that digest."""
-    errors = []
-    for skip in (32, 0):
-        if len(data) < pos + skip + hlen:
-            errors.append(f"truncated: header of {hlen} bytes, but only {max(0, len(data) - pos - skip)} follow")
-            continue
-        try:
-            header = json.loads(data[pos + skip : pos + skip + hlen].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-            errors.append(f"corrupted header ({type(e).__name__}: {e})")
-            continue
-        if not isinstance(header, dict):
-            errors.append(f"corrupted header (a JSON {type(header).__name__}, not an object)")
-            continue
-        version = header.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
-            raise ValueError(
-                f"{where}: format_version {version!r} is not supported by this slimkit (reads "
-                f"1..{FORMAT_VERSION}); upgrade slimkit to read it"
-            )
-        if (version == 1) != (skip == 0):
-            errors.append(f"corrupted header (format_version {version} in the layout of another version)")
-            continue
-        return header, data[pos : pos + 32]
-    raise ValueError(f"{where}: {errors[0] if 'truncated' in errors[0] else errors[-1]}")
 
 
 class Retriever:
@@ -368,7 +184,7 @@ class Retriever:
         self.ef_search = int(ef_search)
         self.num_threads = num_threads
         self.info = dict(info or {})
-        self._gpu_id = self._resolve_device(device, faiss)
+        self._gpu_id = resolve_device(device, faiss)
         self.device = "cpu" if self._gpu_id is None else f"cuda:{self._gpu_id}"
         self._requested_device = device
         self._lock = _RWLock()
@@ -390,69 +206,12 @@ class Retriever:
         self._next_auto_id = 0
 
     # ---- construction helpers ----------------------------------------------------------------------------
-    @staticmethod
-    def _resolve_device(device: Any, faiss: Any) -> int | None:
-        has_gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
-        if device == "auto":
-            return 0 if has_gpu else None
-        if device == "cpu":
-            return None
-        if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
-            num = 0 if device == "cuda" else device.split(":", 1)[1]
-            if not str(num).isdigit():
-                raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-            if not has_gpu:
-                raise ValueError(
-                    f"device: {device!r} needs faiss-gpu and a visible GPU; this FAISS "
-                    f"({faiss.__version__}) sees {faiss.get_num_gpus()} GPUs. Use device='cpu' or 'auto', or "
-                    "install 'slimkit[gpu]'."
-                )
-            if int(num) >= faiss.get_num_gpus():
-                raise ValueError(f"device: {device!r} but only {faiss.get_num_gpus()} GPUs are visible")
-            return int(num)
-        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-
-    def _faiss_metric(self, faiss: Any) -> int:
-        # HNSW graphs are built better with L2; on unit vectors L2 ranks exactly like cosine.
-        if self.metric == "l2" or self.index_type == "hnsw":
-            return faiss.METRIC_L2
-        return faiss.METRIC_INNER_PRODUCT
-
     def _new_index(self, faiss: Any, nlist: int | None = None) -> Any:
-        metric = self._faiss_metric(faiss)
-        if self.index_type == "hnsw":
-            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, metric)
-            inner.hnsw.efConstruction = self.ef_construction
-            inner.hnsw.efSearch = self.ef_search
-        elif self.index_type == "ivf" and nlist is not None:
-            # IVF stores our keys natively; an IndexIDMap2 around it would mis-map ids after remove_ids
-            # (IDMap compacts its table while IVF lists keep their old positions).
-            return faiss.index_factory(self.dim, f"IVF{nlist},Flat", metric)
-        else:  # flat, or IVF before training
-            inner = (
-                faiss.IndexFlatIP(self.dim)
-                if metric == faiss.METRIC_INNER_PRODUCT
-                else faiss.IndexFlatL2(self.dim)
-            )
-        return faiss.IndexIDMap2(inner)
+        return build_index(faiss, self.dim, self.metric, self.index_type, hnsw_m=self.hnsw_m,
+                           ef_construction=self.ef_construction, ef_search=self.ef_search, nlist=nlist)
 
-    @contextmanager
-    def _threads(self, num_queries: int | None = None) -> Iterator[None]:
-        threads = self.num_threads
-        if threads is None and num_queries is not None and num_queries < _SMALL_BATCH:
-            # faiss runs small batches sequentially anyway, but IndexIDMap's id translation still opens an
-            # OpenMP region: on a busy machine its barrier cost 19 ms per single-query search (measured).
-            threads = 1
-        if threads is None:
-            yield
-            return
-        faiss = _faiss()
-        before = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(int(threads))
-        try:
-            yield
-        finally:
-            faiss.omp_set_num_threads(before)
+    def _threads(self, num_queries: int | None = None) -> Any:
+        return faiss_threads(self.num_threads, num_queries)
 
     # ---- properties ----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -585,15 +344,8 @@ class Retriever:
             if self._id_kind == "str":
                 raise ValueError("ids: this Retriever holds str ids, so ids must be given")
             return list(range(self._next_auto_id, self._next_auto_id + n)), "int"
-        vals = _item_list(ids, "ids", n)
-        kinds = {_kind_of(v, "ids") for v in vals}
-        if len(kinds) > 1:
-            raise TypeError("ids: expected all int or all str, got a mix of int and str")
-        kind = kinds.pop()
-        if self._id_kind is not None and kind != self._id_kind:
-            raise TypeError(f"ids: this Retriever holds {self._id_kind} ids, got {kind} ids")
+        vals, kind = _one_kind(ids, "ids", n, self._id_kind, "ids")
         if kind == "int":
-            vals = [int(v) for v in vals]
             if min(vals) < 0:
                 raise ValueError(f"ids: expected ints >= 0 (-1 marks an empty result slot), got {min(vals)}")
             if max(vals) > _INT64_MAX:
@@ -613,15 +365,8 @@ class Retriever:
     def _check_labels(self, labels: Any, n: int) -> tuple[list[Any] | None, str | None]:
         if labels is None:
             return None, self._label_kind
-        vals = _item_list(labels, "labels", n)
-        kinds = {_kind_of(v, "labels") for v in vals}
-        if len(kinds) > 1:
-            raise TypeError("labels: expected all int or all str, got a mix of int and str")
-        kind = kinds.pop()
-        if self._label_kind is not None and kind != self._label_kind:
-            raise TypeError(f"labels: this Retriever holds {self._label_kind} labels, got {kind} labels")
+        vals, kind = _one_kind(labels, "labels", n, self._label_kind, "labels")
         if kind == "int":
-            vals = [int(v) for v in vals]
             out = [v for v in vals if not -_INT64_MAX - 1 <= v <= _INT64_MAX]
             if out:
                 raise ValueError(f"labels: expected int labels that fit in int64, got {out[:5]}")
@@ -852,19 +597,8 @@ class Retriever:
 
     # ---- persistence ---------------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
-        return dict(
-            dim=self.dim,
-            metric=self.metric,
-            index=self.index_type,
-            nlist=self.nlist,
-            nprobe=self.nprobe,
-            train_size=self.train_size,
-            hnsw_m=self.hnsw_m,
-            ef_construction=self.ef_construction,
-            ef_search=self.ef_search,
-            num_threads=self.num_threads,
-            info=self.info,
-        )
+        """The constructor's arguments (``index`` is ``index_type``), as saved in the file's header."""
+        return {name: getattr(self, "index_type" if name == "index" else name) for name in _CONFIG_FIELDS}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the index, ids, labels, metadata and configuration to one file, atomically.
@@ -872,7 +606,7 @@ class Retriever:
         The file is written under a temporary name in the same folder and moved into place with
         ``os.replace``, so readers see either the old file or the complete new one. It holds a JSON header
         (format version, configuration, section lengths and SHA-256 checksums) followed by the FAISS index and
-        the item table; [`load`][slimkit.data.load] verifies all of it.
+        the item table; [`load`][slimkit.retrieval.Retriever.load] verifies all of it.
 
         Args:
             path: Target file (conventionally ``*.slimidx``); its folder is created if needed.
@@ -894,32 +628,11 @@ class Retriever:
                 "tombstones": sorted(self._tombstones),
             }
             state_bytes = json.dumps(state, separators=(",", ":")).encode("utf-8")
-            from ._version import __version__
-
-            header = {
-                "format": "slimkit.Retriever",
-                "format_version": FORMAT_VERSION,
-                "slimkit_version": __version__,
-                "faiss_version": faiss.__version__,
-                "config": self._config(),
-                "items": len(self._lookup),
-                "sections": [
-                    {
-                        "name": "index",
-                        "length": len(index_bytes),
-                        "sha256": hashlib.sha256(index_bytes).hexdigest(),
-                    },
-                    {
-                        "name": "state",
-                        "length": len(state_bytes),
-                        "sha256": hashlib.sha256(state_bytes).hexdigest(),
-                    },
-                ],
-            }
-        head = json.dumps(header, indent=1).encode("utf-8")
-        length = struct.pack("<Q", len(head))
-        digest = hashlib.sha256(length + head).digest()
-        _write_atomic(Path(path), [_MAGIC, length, digest, head, index_bytes, state_bytes])
+        write_file(
+            path,
+            {"faiss_version": faiss.__version__, "config": self._config(), "items": len(self._lookup)},
+            {"index": index_bytes, "state": state_bytes},
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto", num_threads: int | None = None) -> Retriever:
@@ -937,42 +650,10 @@ class Retriever:
                 message says which part failed).
         """
         faiss = _faiss()
-        path = Path(path)
-        data = path.read_bytes()
-        where = f"{path}"
-        if not data.startswith(_MAGIC):
-            raise ValueError(f"{where}: not a slimkit Retriever file (missing the {_MAGIC!r} header)")
-        pos = len(_MAGIC)
-        if len(data) < pos + 8:
-            raise ValueError(f"{where}: truncated: the file ends inside its header ({len(data)} bytes)")
-        length = data[pos : pos + 8]
-        (hlen,) = struct.unpack("<Q", length)
-        pos += 8
-        header, digest = _parse_header(data, pos, hlen, where)
-        if header.get("format_version") != 1:  # format 2 on: the header is covered by its own checksum
-            if digest != hashlib.sha256(length + data[pos + 32 : pos + 32 + hlen]).digest():
-                raise ValueError(f"{where}: corrupted: checksum mismatch in the header")
-            pos += 32
-        pos += hlen
-        try:
-            sections_meta = [(str(s["name"]), int(s["length"]), str(s["sha256"])) for s in header["sections"]]
-            cfg = dict(header["config"])
-            dim = cfg.pop("dim")
-            metric, index_type = cfg.pop("metric"), cfg.pop("index")
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where}: corrupted header (missing or malformed {e})") from None
-        sections = {}
-        expected = pos + sum(length for _, length, _ in sections_meta)
-        if len(data) != expected:
-            raise ValueError(f"{where}: truncated or padded: expected {expected} bytes, found {len(data)}")
-        for name, length, sha in sections_meta:
-            blob = data[pos : pos + length]
-            pos += length
-            if hashlib.sha256(blob).hexdigest() != sha:
-                raise ValueError(f"{where}: corrupted: checksum mismatch in section {name!r}")
-            sections[name] = blob
-        if set(sections) != {"index", "state"}:
-            raise ValueError(f"{where}: corrupted header: sections {sorted(sections)}, expected index and state")
+        header, sections = read_file(path)
+        where = f"{Path(path)}"
+        cfg = dict(header["config"])
+        dim, metric, index_type = cfg.pop("dim"), cfg.pop("metric"), cfg.pop("index")
         try:
             self = cls(
                 dim,
@@ -1051,6 +732,7 @@ class Retriever:
         *,
         batch_size: int = 64,
         device: str | None = None,
+        faiss_device: str = "auto",
         **kwargs: Any,
     ) -> Retriever:
         """Embed skeletons with an encoder and index them, recording the encoder's config in ``info``.
@@ -1062,11 +744,14 @@ class Retriever:
             labels: Item labels (see [`add`][slimkit.retrieval.Retriever.add]).
             metadata: Item metadata (see [`add`][slimkit.retrieval.Retriever.add]).
             batch_size: Sequences per forward pass of the encoder.
-            device: Torch device for the encoder (default: CUDA when available).
-            **kwargs: Passed to the constructor (``metric``, ``index``, ``device`` is the torch one here, so
-                use ``faiss_device`` for the index's device).
+            device: Torch device that embeds (default: CUDA when available).
+            faiss_device: Device of the index, the constructor's ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``,
+                ``"cuda:N"``): ``device`` already names the torch one here.
+            **kwargs: Passed to the constructor (``metric``, ``index``, ``num_threads``, ``info``...).
+
+        Returns:
+            The Retriever, holding one unit-norm embedding per sequence.
         """
-        faiss_device = kwargs.pop("faiss_device", "auto")
         info = dict(kwargs.pop("info", None) or {})
         info.setdefault("encoder_config", encoder.config.to_dict())
         z = encoder.embed(skeletons, batch_size=batch_size, device=device, normalize=True)
