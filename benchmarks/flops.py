@@ -104,8 +104,9 @@ def baseline(name: str, batch: int) -> float:
 
 
 def slimkit_pretrain(name: str, config: SLiMConfig, batch: int) -> None:
-    """FLOPs of one slimkit pretraining step (forward + backward), when slimkit's trainer exists."""
-    missing = [m for m in ("slimkit.trainer", "slimkit.losses") if importlib.util.find_spec(m) is None]
+    """FLOPs of one slimkit pretraining step (``slimkit.train.PretrainStep``: forward + backward), when slimkit's
+    training package exists."""
+    missing = [m for m in ("slimkit.train",) if importlib.util.find_spec(m) is None]
     if missing:
         emit("pretrain_step_gflops", model=f"slimkit-{name}", skipped=True,
              reason=f"{' and '.join(missing)} not in this checkout yet")

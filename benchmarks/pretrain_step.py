@@ -1,13 +1,12 @@
 """One pretraining step: time and peak memory, slimkit (SLiM) vs the MAE-style baseline, same encoder width.
 
-Both steps start from the same batch of cleaned 2-person sequences (``slimkit.trainer.PretrainDataset`` items,
-padded in time) and include making the training views on the device:
+Both steps start from the same batch of cleaned 2-person sequences (``slimkit.train.PretrainDataset`` items,
+padded in time by ``slimkit.train.pretrain_collate``) and include making the training views on the device:
 
-* ``slimkit``: the body of ``slimkit.Trainer``'s loop: ``num_global_views`` global and ``num_local_views``
-  local temporal crops, each augmented, one mask per global view; EMA teacher on the unmasked global views;
-  student on the masked global and the local views; MFM + GLCL loss; backward, gradient clipping, AdamW, EMA
-  update. Built from the trainer's own classes (``SLiMPretrainModel``, its teacher, ``TemporalCrop``,
-  ``build_mask``, ``default_augmentation``).
+* ``slimkit``: ``slimkit.train.PretrainStep``, the very step ``Trainer.fit`` runs on every batch:
+  ``num_global_views`` global and ``num_local_views`` local temporal crops, each augmented, one mask per global
+  view; EMA teacher on the unmasked global views; student on the masked global and the local views; MFM + GLCL
+  loss; backward, gradient clipping, AdamW (``slimkit.train.make_optimizer``), EMA update.
 * ``baseline``: MAMP's step: one crop of ``U[0.5, 1]`` of the valid frames resampled to 120 frames, random
   rotation, motion-aware 90 % masking, encoder on the 10 % visible tokens, 3-block decoder on all 750, masked
   MSE; backward, AdamW.
@@ -54,8 +53,8 @@ SLIMKIT_PRESETS = {"tiny": SLiMConfig.tiny, "small": SLiMConfig.small, "base": S
 
 
 def slimkit_trainer_available() -> str | None:
-    """``None`` when slimkit's trainer and losses are importable, else the reason they are not."""
-    missing = [m for m in ("slimkit.trainer", "slimkit.losses") if importlib.util.find_spec(m) is None]
+    """``None`` when slimkit's training package is importable, else the reason it is not."""
+    missing = [m for m in ("slimkit.train",) if importlib.util.find_spec(m) is None]
     return f"{' and '.join(missing)} not in this checkout" if missing else None
 
 
@@ -71,61 +70,33 @@ def cleaned_batch(config: SLiMConfig, batch: int, device: torch.device
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x (N, M, T, V, C), lengths, index)`` as the Trainer's data loader yields them."""
     from slimkit.preprocessing import SequenceSource
-    from slimkit.trainer import PretrainDataset, _collate
+    from slimkit.train import PretrainDataset, pretrain_collate
 
     src = SequenceSource(raw_sequences(batch), num_joints=25, channels=config.in_channels)
     ds = PretrainDataset(src, config)
-    x, lengths, index = _collate([ds[i] for i in range(batch)])
+    x, lengths, index = pretrain_collate([ds[i] for i in range(batch)])
     return x.to(device), lengths.to(device), index.to(device)
 
 
 def slimkit_step_fn(config: SLiMConfig, batch: int, device: torch.device
                     ) -> tuple[Callable[[], None], str]:
-    """A closure running one slimkit pretraining step, mirroring the body of ``Trainer._fit``'s loop."""
+    """A closure running one slimkit pretraining step: ``slimkit.train.PretrainStep``, as ``Trainer.fit`` does."""
     from slimkit import SLiMEncoder
-    from slimkit.trainer import SLiMPretrainModel, _Teacher
-    from slimkit.transforms import (
-        PerSampleGenerator,
-        TemporalCrop,
-        build_mask,
-        default_augmentation,
-        token_motion,
-    )
+    from slimkit.train import PretrainStep, SLiMPretrainModel, make_optimizer
+    from slimkit.transforms import PerSampleGenerator, default_augmentation
 
     c = config
     torch.manual_seed(0)
-    encoder = SLiMEncoder(c).to(device).train()
-    model = SLiMPretrainModel(encoder).to(device)
-    teacher = _Teacher(model).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05,
-                            **({"fused": True} if device.type == "cuda" else {}))
-    gcrop = TemporalCrop(c.num_frames, c.global_crop_min, 1.0)
-    lcrop = TemporalCrop(c.local_view_frames, c.local_crop_min, c.local_crop_max)
-    masker = build_mask(c)
-    aug = default_augmentation(c.layout)
+    model = SLiMPretrainModel(SLiMEncoder(c).to(device).train()).to(device)
+    step = PretrainStep(model, augmentation=default_augmentation(c.layout), bf16=device.type == "cuda")
+    opt = make_optimizer(model, lr=5e-4, weight_decay=0.05)
     x, lengths, index = cleaned_batch(c, batch, device)
-    bf16 = device.type == "cuda"
-    step = [0]
+    done = [0]
 
     def run() -> None:
-        gen = PerSampleGenerator(index + step[0] * (1 << 32), seed=0)
-        step[0] += 1
-        with torch.no_grad():
-            gv = [aug(gcrop(x, lengths, generator=gen), generator=gen) for _ in range(c.num_global_views)]
-            lv = [aug(lcrop(x, lengths, generator=gen), generator=gen) for _ in range(c.num_local_views)]
-            masks = [masker(x.shape[0], c.num_patches, encoder.group_part, generator=gen, device=device,
-                            motion=token_motion(v, c.t_patch, encoder.group_index) if c.mask_type == "motion"
-                            else None) for v in gv]
-            gvt, mask, lvt = torch.cat(gv), torch.cat(masks), (torch.cat(lv) if lv else None)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            with torch.no_grad():
-                t_tokens, t_keys = teacher(gvt, c.num_global_views)
-            loss, _ = model(gvt, mask, lvt, t_tokens, t_keys)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        teacher.update(model, 0.996)
+        gen = PerSampleGenerator(index + done[0] * (1 << 32), seed=0)
+        done[0] += 1
+        step(x, lengths, gen, opt, momentum=0.996, grad_clip=1.0)
 
     describe = (f"{c.num_global_views} global ({c.num_frames} frames) + {c.num_local_views} local "
                 f"({c.local_view_frames} frames) views, {c.mask_type} mask {c.mask_ratio}, EMA teacher + "

@@ -189,7 +189,7 @@ def mean_std(v: list[float]) -> str:
     return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
 
 
-def _value(text: str) -> Any:
+def parse_set_value(text: str) -> Any:
     """A ``--set`` value: JSON (numbers, true/false) when it parses, else the plain string (e.g. ``time``)."""
     try:
         return json.loads(text)
@@ -229,7 +229,7 @@ def main() -> None:
     overrides: dict[str, Any] = {}
     for kv in args.set:
         k, v = kv.split("=", 1)
-        overrides[k] = _value(v)
+        overrides[k] = parse_set_value(v)
     need_kg = {"kg", "transfer"} & set(args.protocols)
     if not UCLA.is_dir() or (need_kg and not KG.is_dir()):
         sys.exit(f"data not found under {DATA} (NW-UCLA and Kinder-Gator; see ../shared/data/README.md)")

@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality import _value  # noqa: E402
+from benchmarks.quality import parse_set_value  # noqa: E402
 from slimkit import SLiMConfig, Trainer  # noqa: E402
 from slimkit.data import load  # noqa: E402
 from slimkit.transforms import default_augmentation  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    overrides = {k: parse_set_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     cfg = SLiMConfig.tiny(layout="kinect20", max_persons=1, view_align=True, **overrides)
     corpus, names = [], []
     for name in args.sets:

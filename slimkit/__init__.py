@@ -21,7 +21,7 @@ from .model import SLiMEncoder
 
 # public name -> module that defines it, imported lazily (faiss, matplotlib stay out of `import slimkit`)
 _LAZY = {
-    "Trainer": "trainer",
+    "Trainer": "train",
     "Retriever": "retrieval",
     "knn_accuracy": "eval",
     "linear_probe": "eval",
@@ -34,7 +34,7 @@ _LAZY = {
 }
 # public alias -> the name it stands for in its module (``load_dataset`` says what ``load`` loads)
 _ALIASES = {"load_dataset": "load"}
-_SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "trainer",
+_SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "train", "trainer",
                "retrieval", "evaluation", "eval", "data", "viz", "cli", "windows", "moments", "export",
                "classifier", "registry", "metrics", "checks"}
 
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .moments import MomentIndex as MomentIndex
     from .registry import list_pretrained as list_pretrained
     from .retrieval import Retriever as Retriever
-    from .trainer import Trainer as Trainer
+    from .train import Trainer as Trainer
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._utils import check_positive_int
+
 __all__ = ["ProjectionHead"]
 
 
@@ -29,8 +31,7 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int) -> None:
         super().__init__()
         for name, v in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+            check_positive_int(v, name)
         self.fc1 = nn.Linear(in_dim, hidden_dim)
         self.norm = nn.LayerNorm(hidden_dim, eps=1e-6)
         self.act = nn.GELU()

@@ -25,6 +25,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from ._utils import is_distributed, rank, world_size
+
 __all__ = ["MaskedFeatureLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "gather_no_grad"]
 
 
@@ -111,9 +113,9 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(world_size * N, ...)``, without gradient.
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if world_size() == 1:
         return x.detach()
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    parts = [torch.empty_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.detach().contiguous())
     return torch.cat(parts)
 
@@ -158,9 +160,7 @@ class GlobalLocalContrastiveLoss(nn.Module):
             for i, t in enumerate(ts):
                 if t.ndim != 2 or t.shape[0] != n:
                     raise ValueError(f"{name}[{i}]: expected ({n}, P), got {tuple(t.shape)}")
-        offset = 0
-        if self.gather and dist.is_available() and dist.is_initialized():
-            offset = dist.get_rank() * n
+        offset = rank() * n if self.gather and is_distributed() else 0
         ks = [
             F.normalize(gather_no_grad(k.float()) if self.gather else k.detach().float(), dim=-1)
             for k in keys
@@ -175,7 +175,10 @@ class GlobalLocalContrastiveLoss(nn.Module):
 
 
 class SLiMLoss(nn.Module):
-    """``mfm_weight * MFM + glcl_weight * GLCL``.
+    """``mfm_weight * MFM + glcl_weight * GLCL``: the one place the pretraining loss is summed.
+
+    A term of weight 0 is skipped (it counts as 0 and its inputs may be ``None``), so a student that does not
+    need a forward for it need not run one.
 
     Args:
         mfm_weight: Weight of [`MaskedFeatureLoss`][slimkit.losses.MaskedFeatureLoss].
@@ -198,26 +201,31 @@ class SLiMLoss(nn.Module):
 
     def forward(
         self,
-        pred: torch.Tensor,
+        pred: torch.Tensor | None,
         target: torch.Tensor,
         mask: torch.Tensor,
         present: torch.Tensor | None,
-        queries: Sequence[torch.Tensor],
+        queries: Sequence[torch.Tensor] | None,
         keys: Sequence[torch.Tensor],
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute both losses and their weighted sum.
 
         Args:
-            pred: ``(N, M, L, D)`` MFM predictions.
+            pred: ``(N, M, L, D)`` MFM predictions (``None`` when ``mfm_weight`` is 0).
             target: ``(N, M, L, D)`` teacher token features.
             mask: ``(N, L)`` or ``(N, M, L)`` bool mask.
             present: ``(N, M)`` bool persons present, or ``None``.
-            queries: Student projections per view, ``(N', P)`` each, global views first.
+            queries: Student projections per view, ``(N', P)`` each, global views first (``None`` when
+                ``glcl_weight`` is 0).
             keys: Teacher projections per global view, ``(N', P)`` each.
 
         Returns:
-            ``(total, {"mfm": ..., "glcl": ...})``.
+            ``(total, {"mfm": ..., "glcl": ...})``, the parts detached.
         """
-        mfm = self.mfm(pred, target, mask, present)
-        glcl = self.glcl(queries, keys)
+        zero = torch.zeros((), device=target.device)
+        for name, weight, given in (("pred", self.mfm_weight, pred), ("queries", self.glcl_weight, queries)):
+            if weight > 0 and given is None:
+                raise ValueError(f"{name}: expected a tensor when its loss has weight {weight}, got None")
+        mfm = self.mfm(pred, target, mask, present) if self.mfm_weight > 0 else zero
+        glcl = self.glcl(queries, keys) if self.glcl_weight > 0 else zero
         return self.mfm_weight * mfm + self.glcl_weight * glcl, {"mfm": mfm.detach(), "glcl": glcl.detach()}

@@ -59,7 +59,7 @@ def test_api_pages_lead_with_public_names(site):
     assert ids[:2] == ["slimkit.model", "slimkit.model.SLiMEncoder"]
     assert not any(i.endswith((".Block", ".Attention")) for i in ids)
     trainer = re.findall(r'<h[23] id="([^"]+)"', (site / "api" / "trainer" / "index.html").read_text())
-    assert trainer[1] == "slimkit.trainer.Trainer"
+    assert trainer[1] == "slimkit.train.Trainer"
     top = (site / "api" / "slimkit" / "index.html").read_text(encoding="utf-8")
     for name in ("SLiMEncoder", "SLiMConfig", "Trainer", "Retriever", "list_pretrained"):
         assert f"<code>{name}</code>" in top

@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import random_walk
 
-import slimkit.trainer as trainer_mod
+import slimkit.train.checkpoint as trainer_mod  # its torch.save writes training_state.pt
 from slimkit import SLiMConfig, SLiMEncoder, Trainer
 
 CFG = SLiMConfig.tiny(layout="kinect20", dim=32, heads=2, depth=1, num_frames=16)

@@ -11,7 +11,7 @@ from conftest import random_walk
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.heads import ProjectionHead
 from slimkit.losses import GlobalLocalContrastiveLoss, MaskedFeatureLoss, SLiMLoss
-from slimkit.trainer import SLiMPretrainModel
+from slimkit.train import SLiMPretrainModel
 
 
 def _ref_mfm(pred, target, mask, present, kind):
@@ -176,3 +176,17 @@ def test_pretrain_model_mfm_ignores_teacher_at_visible_tokens():
     _, parts3 = model(x, mask, local, changed, keys)
     assert not torch.equal(parts["mfm"], parts3["mfm"])
     assert math.isclose(float(loss.detach()), float(parts["mfm"]), rel_tol=1e-6)  # glcl_weight = 0
+
+
+def test_slim_loss_skips_a_term_of_weight_zero_and_needs_the_other():
+    g = torch.Generator().manual_seed(6)
+    target = torch.randn(2, 1, 4, 6, generator=g)
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    k = [torch.randn(2, 3, generator=g) for _ in range(2)]
+    q = [torch.randn(2, 3, generator=g) for _ in range(2)]
+    total, parts = SLiMLoss(0.0, 1.0)(None, target, mask, None, q, k)
+    assert parts["mfm"] == 0 and torch.equal(total, parts["glcl"])
+    total, parts = SLiMLoss(1.0, 0.0)(target * 2, target, mask, None, None, k)
+    assert parts["glcl"] == 0 and torch.equal(total, parts["mfm"])
+    with pytest.raises(ValueError, match="pred"):
+        SLiMLoss(1.0, 1.0)(None, target, mask, None, q, k)

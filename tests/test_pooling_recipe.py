@@ -11,7 +11,8 @@ from conftest import random_walk
 from slimkit import SLiMConfig, SLiMEncoder, Trainer
 from slimkit.data import SkeletonDataset
 from slimkit.layouts import get_layout
-from slimkit.trainer import SLiMPretrainModel, _WeightedResumableSampler
+from slimkit.train import SLiMPretrainModel
+from slimkit.train.corpus import WeightedResumableSampler as _WeightedResumableSampler
 
 
 @pytest.fixture(scope="module")

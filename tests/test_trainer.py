@@ -294,3 +294,94 @@ def test_2d_keypoints_with_scores(tmp_path, rng):
     cfg = SLiMConfig.tiny(layout="coco17", in_channels=2, min_score=0.3, num_frames=16)
     out = Trainer(cfg, seqs, output_dir=tmp_path, epochs=1, batch_size=4, num_workers=0).fit()
     assert out["step"] == 2 and np.isfinite(out["loss"])
+
+
+def test_training_arguments_or_keywords_build_the_same_trainer(tmp_path):
+    from slimkit.train import TrainingArguments
+
+    data = make_data(8)
+    args = TrainingArguments(tmp_path, epochs=2, batch_size=4, lr=1e-3, max_steps=3)
+    a = Trainer(SLiMConfig.tiny(), data, args=args)
+    b = Trainer(SLiMConfig.tiny(), data, tmp_path, epochs=2, batch_size=4, lr=1e-3, max_steps=3)
+    c = Trainer(SLiMConfig.tiny(), data, output_dir=tmp_path, epochs=2, batch_size=4, lr=1e-3, max_steps=3)
+    assert a.args == b.args == c.args and a.args.output_dir == Path(tmp_path)
+    # the fields read and write as trainer attributes, checked again when set
+    assert (b.epochs, b.lr, b.max_steps) == (2, 1e-3, 3)
+    b.max_steps = 5
+    assert b.args.max_steps == 5 and args.max_steps == 3
+    with pytest.raises(ValueError, match="max_steps"):
+        b.max_steps = 0
+    with pytest.raises(TypeError, match="epochs, lr"):
+        Trainer(SLiMConfig.tiny(), data, args=args, lr=1e-3, epochs=3)
+    with pytest.raises(TypeError, match="output_dir"):
+        Trainer(SLiMConfig.tiny(), data, tmp_path, args=args)
+    with pytest.raises(TypeError, match="epoch"):
+        Trainer(SLiMConfig.tiny(), data, tmp_path, epoch=3)
+    for bad in (dict(batch_size=0), dict(lr=0.0), dict(min_lr_ratio=2.0), dict(seed=-1), dict(warmup_steps=1.5),
+                dict(save_total_limit=0), dict(precision="fp16"), dict(grad_clip=-1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainingArguments(tmp_path, **bad)
+
+
+def test_old_import_paths_still_work():
+    import slimkit
+    import slimkit.train as new
+    import slimkit.trainer as old
+    from slimkit.train import corpus, step
+
+    assert slimkit.Trainer is old.Trainer is new.Trainer
+    assert (old.PretrainDataset, old.SLiMPretrainModel, old.knn_top1) == (
+        new.PretrainDataset, new.SLiMPretrainModel, slimkit.eval.knn_top1)
+    assert old._collate is corpus.pretrain_collate and old._Teacher is step.EMATeacher
+    assert old._WeightedResumableSampler is corpus.WeightedResumableSampler
+    assert "kept for one release; import from slimkit.train" in old.__doc__.lower()
+
+
+def test_ema_update_is_the_momentum_average():
+    from slimkit.train import ema_update
+
+    torch.manual_seed(0)
+    teacher, student = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    t0 = [p.detach().clone() for p in teacher.parameters()]
+    ema_update(teacher, student, 0.9)
+    for t, before, s in zip(teacher.parameters(), t0, student.parameters(), strict=True):
+        torch.testing.assert_close(t, 0.9 * before + 0.1 * s.detach())
+        assert not t.requires_grad or t.grad is None
+    after = [p.detach().clone() for p in teacher.parameters()]
+    ema_update(teacher, student, 1.0)  # momentum 1: unchanged
+    assert all(torch.equal(a, p) for a, p in zip(after, teacher.parameters(), strict=True))
+    ema_update(teacher, student, 0.0)  # momentum 0: the student
+    assert all(torch.equal(t, s) for t, s in zip(teacher.parameters(), student.parameters(), strict=True))
+    with pytest.raises(ValueError, match="same parameters"):
+        ema_update(teacher, torch.nn.Linear(5, 3, bias=False), 0.5)
+
+
+def test_pretrain_step_is_a_public_unit():
+    """Views are a pure function of the per-sample generator; a step trains the student and moves the teacher
+    by the EMA of the updated student."""
+    from slimkit.preprocessing import SequenceSource
+    from slimkit.train import PretrainDataset, PretrainStep, SLiMPretrainModel, make_optimizer, pretrain_collate
+    from slimkit.transforms import PerSampleGenerator, default_augmentation
+
+    torch.manual_seed(0)
+    cfg = SLiMConfig.tiny(num_local_views=1)
+    model = SLiMPretrainModel(SLiMEncoder(cfg).train())
+    step = PretrainStep(model, augmentation=default_augmentation(cfg.layout))
+    ds = PretrainDataset(SequenceSource(make_data(4, persons=True), num_joints=25, channels=3), cfg)
+    x, lengths, index = pretrain_collate([ds[i] for i in range(4)])
+    v1 = step.views(x, lengths, PerSampleGenerator(index, seed=1))
+    v2 = step.views(x, lengths, PerSampleGenerator(index, seed=1))
+    assert v1.global_views.shape == (2 * 4, cfg.max_persons, cfg.num_frames, 25, 3)
+    assert v1.local_views.shape[:3] == (4, cfg.max_persons, cfg.local_view_frames)
+    p, g = model.encoder.token_grid()
+    assert v1.mask.shape == (8, p * g) and v1.mask.dtype == torch.bool
+    assert torch.equal(v1.mask, v2.mask) and torch.equal(v1.global_views.nan_to_num(), v2.global_views.nan_to_num())
+    opt = make_optimizer(model, lr=1e-3, weight_decay=0.05)
+    teacher_before = [p.clone() for p in step.teacher.encoder.parameters()]
+    student_before = [p.detach().clone() for p in model.encoder.parameters()]
+    loss, parts = step(x, lengths, PerSampleGenerator(index, seed=1), opt, momentum=0.9, grad_clip=1.0)
+    assert torch.isfinite(loss) and not loss.requires_grad and set(parts) == {"mfm", "glcl"}
+    assert any(not torch.equal(a, b) for a, b in zip(student_before, model.encoder.parameters(), strict=True))
+    for t, before, s in zip(step.teacher.encoder.parameters(), teacher_before, model.encoder.parameters(),
+                            strict=True):
+        torch.testing.assert_close(t, 0.9 * before + 0.1 * s.detach())

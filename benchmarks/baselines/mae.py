@@ -240,9 +240,10 @@ class MAEPretrainer(nn.Module):
             An :class:`MAEOutput`; ``.loss`` is the scalar to minimise.
         """
         enc = self.encoder
-        enc._check_input(x)
-        if x.shape[2] != enc.config.num_frames:
-            raise ValueError(f"x: expected T={enc.config.num_frames} frames, got {x.shape[2]}")
+        shape = (enc.config.num_frames, enc.layout.num_joints, enc.config.in_channels)
+        if not isinstance(x, torch.Tensor) or x.ndim != 5 or tuple(x.shape[2:]) != shape:
+            raise ValueError(f"x: expected a tensor (N, M, {', '.join(map(str, shape))}), got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
         present = enc.persons_present(x)
         xb = x.flatten(0, 1)[present.flatten()]  # (B, T, V, C): absent persons are not encoded
         tok, p = enc.tokenize(xb)  # (B, P, G, D)
