@@ -71,18 +71,8 @@ def test_python_dash_m_help():
 
 def test_embed_writes_npy_and_sidecar(workdir, tmp_path, capsys):
     out = tmp_path / "e.npy"
-    rc, stdout, err = run(
-        capsys,
-        "embed",
-        workdir / "clips.npy",
-        "--layout",
-        "kinect20",
-        "-m",
-        workdir / "model",
-        "-o",
-        out,
-        "-q",
-    )
+    rc, stdout, err = run(capsys, "embed", workdir / "clips.npy", "--layout", "kinect20", "-m", workdir / "model",
+                          "-o", out, "-q")
     assert rc == 0, err
     z = np.load(out)
     assert z.shape == (12, 32 * 8) and z.dtype == np.float32
@@ -116,18 +106,8 @@ def test_ctrgcn_npz_is_converted_to_the_models_layout(workdir, tmp_path, capsys)
     assert rc == 0, err
     assert "converting joints from layout 'ntu25' to the model's 'kinect20'" in err
     assert np.load(out).shape == (3, 32 * 8)
-    rc, out_text, err = run(
-        capsys,
-        "evaluate",
-        tmp_path / "ntu.npz",
-        "--train-split",
-        "train",
-        "--test-split",
-        "test",
-        "-m",
-        workdir / "model",
-        "-q",
-    )
+    rc, out_text, err = run(capsys, "evaluate", tmp_path / "ntu.npz", "--train-split", "train", "--test-split",
+                            "test", "-m", workdir / "model", "-q")
     assert rc == 0, err
     assert "kNN (k=1): top-1" in out_text and "gallery = train (9), queries = test (3)" in out_text
 
@@ -148,38 +128,15 @@ def test_index_and_search_round_trip(workdir, tmp_path, capsys):
     assert res[1]["hits"][0]["label"] == 1
     assert "query clip04:" in out
     # queries given as skeleton data, embedded on the fly
-    rc, out, err = run(
-        capsys,
-        "search",
-        idx,
-        "--queries",
-        workdir / "set.pkl",
-        "-m",
-        workdir / "model",
-        "--rows",
-        2,
-        "-k",
-        1,
-        "-q",
-    )
+    rc, out, err = run(capsys, "search", idx, "--queries", workdir / "set.pkl", "-m", workdir / "model", "--rows", 2,
+                       "-k", 1, "-q")
     assert rc == 0, err and "1. clip02" in out
 
 
 @needs_faiss
 def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
     emb = tmp_path / "c.npy"
-    run(
-        capsys,
-        "embed",
-        workdir / "clips.npy",
-        "--layout",
-        "kinect20",
-        "-m",
-        workdir / "model",
-        "-o",
-        emb,
-        "-q",
-    )
+    run(capsys, "embed", workdir / "clips.npy", "--layout", "kinect20", "-m", workdir / "model", "-o", emb, "-q")
     (tmp_path / "labels.txt").write_text("\n".join(["a", "b"] * 6))
     assert run(capsys, "index", emb, "--labels", tmp_path / "labels.txt", "-o", tmp_path / "i.slimidx")[0] == 0
     (tmp_path / "short.txt").write_text("a\nb\n")
@@ -190,26 +147,8 @@ def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
 @pytest.mark.skipif(not _module("evaluation"), reason="slimkit.evaluation not written yet")
 def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
     res = tmp_path / "r.json"
-    rc, out, err = run(
-        capsys,
-        "evaluate",
-        workdir / "set.pkl",
-        "--train-split",
-        "train",
-        "--test-split",
-        "test",
-        "-m",
-        workdir / "model",
-        "-k",
-        1,
-        3,
-        "--linear-probe",
-        "--probe-epochs",
-        2,
-        "-o",
-        res,
-        "-q",
-    )
+    rc, out, err = run(capsys, "evaluate", workdir / "set.pkl", "--train-split", "train", "--test-split", "test",
+                       "-m", workdir / "model", "-k", 1, 3, "--linear-probe", "--probe-epochs", 2, "-o", res, "-q")
     assert rc == 0, err
     r = json.loads(res.read_text())
     assert r["train"] == 9 and r["test"] == 3
@@ -221,25 +160,8 @@ def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
 @pytest.mark.skipif(not _module("trainer"), reason="slimkit.trainer not written yet")
 def test_pretrain_a_few_steps(workdir, tmp_path, capsys):
     out = tmp_path / "run"
-    rc, stdout, err = run(
-        capsys,
-        "pretrain",
-        workdir / "clips.npy",
-        "--layout",
-        "kinect20",
-        "--preset",
-        "tiny",
-        "-o",
-        out,
-        "--epochs",
-        1,
-        "--batch-size",
-        4,
-        "--max-steps",
-        2,
-        "--device",
-        "cpu",
-    )
+    rc, stdout, err = run(capsys, "pretrain", workdir / "clips.npy", "--layout", "kinect20", "--preset", "tiny", "-o",
+                          out, "--epochs", 1, "--batch-size", 4, "--max-steps", 2, "--device", "cpu")
     assert rc == 0, err
     enc = SLiMEncoder.from_pretrained(out / "encoder")
     assert enc.config.layout == "kinect20" and enc.config.dim == SLiMConfig.tiny().dim

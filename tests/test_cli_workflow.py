@@ -243,7 +243,7 @@ def test_no_stale_model_names_in_the_package():
 
 # ---- items 6-7: evaluation ----------------------------------------------------------------------------------
 def test_evaluate_uses_own_split_embeds_once_and_reports(clips, tmp_path, capsys, monkeypatch):
-    import slimkit.evaluation as ev
+    import slimkit.eval as ev
 
     calls = []
     real = ev.center_view_embeddings

@@ -666,21 +666,17 @@ def test_every_reader_error_names_the_file(tmp_path):
 # ---- 12, 13. writing outputs ------------------------------------------------------------------------------------
 def test_failed_sidecar_write_leaves_no_npy(cli_env, tmp_path, capsys, monkeypatch):
     """Item 12: when the sidecar cannot be written, no .npy is left behind (both or neither)."""
-    import slimkit.cli as cli
-
     root, model = cli_env
     np.save(tmp_path / "seq.npy", np.ones((2, 1, 8, 25, 3), np.float32))
     out = tmp_path / "o" / "e.npy"
-    real_fdopen, calls = os.fdopen, []
+    real_write_text = Path.write_text
 
-    def failing_fdopen(fd, *a, **k):
-        calls.append(fd)
-        if len(calls) == 2:  # the sidecar's temporary file: the disk is full
-            os.close(fd)
+    def failing_write_text(self, *a, **k):
+        if self.name.startswith(".e.json."):  # the sidecar's temporary file: the disk is full
             raise OSError(28, "No space left on device")
-        return real_fdopen(fd, *a, **k)
+        return real_write_text(self, *a, **k)
 
-    monkeypatch.setattr(cli.os, "fdopen", failing_fdopen)
+    monkeypatch.setattr(Path, "write_text", failing_write_text)
     assert cli_main(["embed", str(tmp_path / "seq.npy"), "-m", str(model), "-o", str(out), "--device", "cpu"]) == 1
     assert "No space left" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".json").exists() and list(out.parent.iterdir()) == []
