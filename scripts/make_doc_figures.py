@@ -137,7 +137,8 @@ def architecture_diagram(path: Path) -> None:
     edge("model", "ret", ("b", "t"))
     edge("ret", "eval")
     edge("hub", "model", ("b", "t"), dashed=True)
-    ax.text(30, 44, "an arrow points to the modules that may import it\n(directly or further along); nothing imports against the arrows",
+    ax.text(30, 44, "an arrow points to the modules that may import it\n"
+            "(directly or further along); nothing imports against the arrows",
             ha="center", va="center", fontsize=8.5, style="italic", color="#333")
     ax.text(55, 3, "shared below every layer: _utils (atomic writes, argument checks, device, distributed), "
             "_arrays (missing joints, padding, NaN-aware lerp), _version, _integrity",

@@ -21,10 +21,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from slimkit.data import load
 from slimkit.layouts import convert_layout, get_layout
-from slimkit.viz import _new_figure, plot_skeleton
+from slimkit.viz import plot_skeleton
 
 CLIPS = [  # (title, file below --data)
     ("HDM05 kickLFront (ASF/AMC, 120 -> 30 fps)", "hdm05/train/6/HDM_bd_kickLFront1Reps_001_120.amc"),
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(here / "docs" / "images" / "mocap-kinect20.png"))
     args = parser.parse_args()
 
-    fig = _new_figure((13.5, 8.0), dpi=100)
+    fig = Figure(figsize=(13.5, 8.0), dpi=100)  # no pyplot: the script's output does not depend on a backend
     grid = fig.add_gridspec(2, 3, height_ratios=(1.15, 1.0), hspace=0.12, wspace=0.05)
     for col, (title, file) in enumerate(CLIPS):
         ds = load(Path(args.data) / file)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .config import SLiMConfig
 from .layouts import Layout, get_layout, list_layouts, register_layout
-from ._version import __version__
 from .model import SLiMEncoder
 
 # public name -> module that defines it, imported lazily (faiss, matplotlib stay out of `import slimkit`)

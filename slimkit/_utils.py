@@ -95,7 +95,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     """``value`` as an int ``>= minimum``; a bool, a float or a smaller int raises ``ValueError`` naming ``name``."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
     return int(value)
 
 

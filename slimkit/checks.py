@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import missing_joints
+
 __all__ = ["TWO_D_LAYOUTS", "usable_mask", "Screened", "data_channels", "infer_in_channels", "SourceFiles"]
 
 TWO_D_LAYOUTS = frozenset({"coco17", "openpose18", "penn13", "hand21"})
@@ -63,7 +65,7 @@ def usable_mask(
         if in_channels == 2 and a.shape[-1] == 3:
             ok &= a[..., 2] > min_score
             a = a[..., :2]
-        ok &= np.isfinite(a).all(-1) & ~(a == 0).all(-1)
+        ok &= ~missing_joints(a)
         out[i] = bool(ok.any())
     return out
 

@@ -264,7 +264,7 @@ def test_errors_name_the_argument(separated, skeletons):
         finetune(x, y, xt, yt)
     with pytest.raises(ValueError, match="train_emb: expected embeddings of shape .*pass encoder="):
         knn_accuracy(np.zeros((4, 10, 20, 3), np.float32), [0] * 4, xt, yt)
-    with pytest.raises(ValueError, match="k: expected an int >= 1"):
+    with pytest.raises(ValueError, match="k: expected a positive int"):
         knn_accuracy(x, y, xt, yt, k=0)
     with pytest.raises(ValueError, match="epochs"):
         linear_probe(x, y, xt, yt, epochs=0)

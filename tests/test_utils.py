@@ -60,12 +60,14 @@ def test_atomic_dir_replaces_folder_or_keeps_it(tmp_path):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3", None])
 def test_check_positive_int_names_the_argument(bad):
-    with pytest.raises(ValueError, match=r"^batch_size: expected an int >= 1, got"):
+    with pytest.raises(ValueError, match=r"^batch_size: expected a positive int, got"):
         check_positive_int(bad, "batch_size")
 
 
 def test_check_positive_int_and_number_accept_valid_values():
     assert check_positive_int(np.int64(3), "k") == 3
+    with pytest.raises(ValueError, match=r"^n: expected an int >= 2, got 1$"):
+        check_positive_int(1, "n", minimum=2)
     assert check_number(0.5, "p", 0, 1) == 0.5
     for bad in (float("nan"), 2, True):
         with pytest.raises(ValueError, match="^p: "):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils import check_positive_int
 from .backend import GPU_MAX_K, _faiss, build_index, faiss_threads, resolve_device
 from .items import _INT64_MAX, _as_float32, _as_vectors, _item_list, _one_kind
 from .store import read_file, write_file
@@ -151,8 +152,7 @@ class Retriever:
         info: dict[str, Any] | None = None,
     ) -> None:
         faiss = _faiss()
-        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"dim: expected a positive int, got {dim!r}")
+        dim = check_positive_int(dim, "dim")
         if metric not in ("cosine", "l2"):
             raise ValueError(f"metric: expected 'cosine' or 'l2', got {metric!r}")
         if index not in ("flat", "ivf", "hnsw"):
@@ -269,8 +269,7 @@ class Retriever:
         """
         x = _as_float32(_as_vectors(embeddings, "embeddings", self.dim), "embeddings", self.metric)
         n = x.shape[0]
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        batch_size = check_positive_int(batch_size, "batch_size")
         with self._lock.write():
             new_ids, id_kind = self._check_ids(ids, n)
             new_labels, label_kind = self._check_labels(labels, n)
@@ -510,12 +509,10 @@ class Retriever:
         Raises:
             ValueError: Empty Retriever, wrong query width, non-finite queries, or ``k < 1``.
         """
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k: expected a positive int, got {k!r}")
-        k = int(k)
+        k = check_positive_int(k, "k")
         for name, v in (("nprobe", nprobe), ("ef_search", ef_search)):
-            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+            if v is not None:
+                check_positive_int(v, name)
         q = _as_float32(_as_vectors(queries, "queries", self.dim), "queries", self.metric)
         faiss = _faiss()
         with self._lock.read():

@@ -20,7 +20,6 @@ matrices, training curves); matplotlib is imported only inside the functions tha
 
 from __future__ import annotations
 
-from ._figure import _new_figure as _new_figure  # scripts/make_mocap_figure.py draws into one
 from .charts import plot_confusion_matrix, plot_embedding_map, plot_metrics
 from .grid import plot_retrieval_grid
 from .skeleton import CENTER_COLOR as CENTER_COLOR  # bone colours: centre, left, right

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._arrays import mark_missing
-from .._utils import atomic_path
+from .._utils import atomic_path, check_positive_int
 from ..layouts import Layout, get_layout
 from ._figure import _as_float, _mpl, _new_figure
 
@@ -203,8 +203,7 @@ def animate(
     """
     lay = get_layout(layout)
     seq = _as_sequence(sequence, lay, "sequence")
-    if not isinstance(fps, int) or fps < 1:
-        raise ValueError(f"fps: expected a positive int, got {fps!r}")
+    check_positive_int(fps, "fps")
     _mpl()
     from matplotlib.animation import FuncAnimation, PillowWriter
 
