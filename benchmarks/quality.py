@@ -211,6 +211,8 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides for the SLiM recipes (an ablation), e.g. mask_ratio=0.8")
     ap.add_argument("--mirror-p", type=float, default=0.5, help="probability of the left/right mirror augmentation")
+    ap.add_argument("--kg-weight", type=float, default=1.0,
+                    help="sampling weight of Kinder-Gator against NW-UCLA (1) in the kg protocol's corpus")
     ap.add_argument("--no-view-align", action="store_true",
                     help="keep camera coordinates (no rotation to a body frame) for every model and the floor")
     ap.add_argument("--eval-every", type=int, default=100, help="steps between kNN checks (time to quality)")
@@ -243,7 +245,7 @@ def main() -> None:
         splits["transfer"] = splits["kg"]
     cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1, view_align=not args.no_view_align)
     common = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-              "mirror_p": args.mirror_p, "overrides": overrides, "machine": machine()}
+              "mirror_p": args.mirror_p, "kg_weight": args.kg_weight, "overrides": overrides, "machine": machine()}
     print(json.dumps({"figure": "setup", "config": cfg.to_dict(), **common}), flush=True)
 
     rows: list[dict] = []
@@ -294,7 +296,7 @@ def main() -> None:
                         weights = None
                         if corpus_name == "ucla+kg":
                             corpus.append(splits["kg"].xtr)
-                            weights = [1.0, 1.0]
+                            weights = [1.0, args.kg_weight]
                         args.data_description = ("NW-UCLA views 1+2" +
                                                  (" + Kinder-Gator train participants" if weights else "") +
                                                  ", labels unused")

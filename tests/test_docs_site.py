@@ -45,12 +45,20 @@ def test_method_diagram_is_a_local_svg_not_mermaid(site):
         "http://www.w3.org", "").replace("http://purl.org", "").replace("http://creativecommons.org", "")
 
 
-def test_method_diagram_script_is_deterministic(tmp_path):
-    r = subprocess.run([sys.executable, "scripts/make_doc_figures.py", "--only", "method", "--out", str(tmp_path)],
+@pytest.mark.parametrize("figure, name", [("method", "slim-method.svg"), ("architecture", "architecture.svg")])
+def test_diagram_scripts_are_deterministic(tmp_path, figure, name):
+    r = subprocess.run([sys.executable, "scripts/make_doc_figures.py", "--only", figure, "--out", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=120,
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "slim-method.svg").read_bytes() == (ROOT / "docs" / "images" / "slim-method.svg").read_bytes()
+    assert (tmp_path / name).read_bytes() == (ROOT / "docs" / "images" / name).read_bytes()
+
+
+def test_architecture_page_shows_the_package_map(site):
+    page = (site / "concepts" / "architecture" / "index.html").read_text(encoding="utf-8")
+    assert "images/architecture.svg" in page and "mermaid" not in page
+    for name in ("slimkit.data", "slimkit.train", "slimkit.eval", "slimkit.retrieval", "test_architecture.py"):
+        assert name in page
 
 
 def test_api_pages_lead_with_public_names(site):
