@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.baselines.mae import MAEPretrainer, mae_small, mae_tiny  # noqa: E402
 from slimkit import SLiMConfig, SLiMEncoder, Trainer  # noqa: E402
 from slimkit.data import load  # noqa: E402
-from slimkit.evaluation import knn_accuracy, linear_probe  # noqa: E402
+from slimkit.eval import knn_accuracy, linear_probe  # noqa: E402
 from slimkit.preprocessing import prepare_batch, standardize  # noqa: E402
 from slimkit.transforms import RandomRotation, TemporalCrop, default_augmentation  # noqa: E402
 

@@ -1,7 +1,7 @@
 """What the same encoder reaches *with* labels: the ceiling against which to read the self-supervised targets.
 
 A randomly initialised encoder (same preset and preprocessing as ``benchmarks/quality.py``) is trained end to end
-with cross-entropy on the train split by ``slimkit.evaluation.finetune`` (AdamW, warm-up + cosine schedule, random
+with cross-entropy on the train split by ``slimkit.eval.finetune`` (AdamW, warm-up + cosine schedule, random
 crop + rotation views, label smoothing; layer decay off since nothing is pretrained; lr 1e-3, 150 epochs and
 no drop path or dropout by default, the best of three settings tried on NW-UCLA seed 0: MAMP's fine-tuning
 defaults (lr 5e-4, drop path 0.3, dropout 0.3) under-fit from scratch, 63 % at 40 epochs; lr 1e-3 with drop path
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.quality import KG, UCLA, Split, machine, mean_std  # noqa: E402
 from slimkit import SLiMConfig, SLiMEncoder, load  # noqa: E402
-from slimkit.evaluation import finetune  # noqa: E402
+from slimkit.eval import finetune  # noqa: E402
 
 
 def main() -> None:

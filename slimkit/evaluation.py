@@ -6,6 +6,8 @@ Everything here is re-exported from [`slimkit.eval`][slimkit.eval] (``knn``, ``p
 
 from __future__ import annotations
 
+import warnings
+
 from . import eval as _eval
 from .eval import *  # noqa: F403
 from .eval.inputs import (
@@ -17,3 +19,9 @@ from .eval.inputs import (
 )
 
 __all__ = [*_eval.__all__, "CENTER_CROP", "MIN_CROP_FRAMES", "ROTATION", "TRAIN_CROP"]
+
+warnings.warn(
+    "slimkit.evaluation is kept for one release; import from slimkit.eval instead",
+    DeprecationWarning,
+    stacklevel=2,
+)

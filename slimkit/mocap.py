@@ -1,6 +1,8 @@
 """Motion capture readers (BVH, Acclaim ASF/AMC): kept for one release; import from slimkit.data
 (or slimkit.data.mocap), where they now live."""
 
+import warnings
+
 from .data.mocap import (
     detect_reader,
     layout_from_hierarchy,
@@ -11,3 +13,9 @@ from .data.mocap import (
 )
 
 __all__ = ["read_bvh", "read_amc", "read_bvh_file", "read_amc_file", "detect_reader", "layout_from_hierarchy"]
+
+warnings.warn(
+    "slimkit.mocap is kept for one release; import from slimkit.data (or slimkit.data.mocap) instead",
+    DeprecationWarning,
+    stacklevel=2,
+)

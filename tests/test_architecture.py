@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import ast
 import collections
+import importlib
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "slimkit"
@@ -135,3 +139,37 @@ def test_benchmarks_examples_and_scripts_use_public_names_only():
                     if isinstance(base, ast.Name) and base.id == "slimkit":
                         private.append(f"{p.relative_to(ROOT)}:{node.lineno} slimkit...{node.attr}")
     assert not private, private
+
+
+SHIMS = {  # old import path -> its new home
+    "slimkit.trainer": "slimkit.train",
+    "slimkit.evaluation": "slimkit.eval",
+    "slimkit.mocap": "slimkit.data.mocap",
+    "slimkit.kindergator": "slimkit.data.kindergator",
+}
+
+
+@pytest.mark.parametrize("old, new", sorted(SHIMS.items()))
+def test_old_import_paths_warn_and_reexport_the_same_objects(old, new):
+    sys.modules.pop(old, None)  # a fresh import, so its warning is raised whichever test imported it first
+    with pytest.warns(DeprecationWarning, match=f"{old} is kept for one release; import from "):
+        shim = importlib.import_module(old)
+    home = importlib.import_module(new)
+    assert shim.__all__
+    for name in shim.__all__:
+        if hasattr(home, name):
+            assert getattr(shim, name) is getattr(home, name), name
+
+
+def test_nothing_in_the_package_or_its_tools_uses_an_old_path():
+    old = tuple(SHIMS)
+    users = []
+    for folder in ("slimkit", "benchmarks", "examples", "scripts"):
+        for p in (ROOT / folder).rglob("*.py"):
+            if ".".join(p.relative_to(ROOT).with_suffix("").parts) in SHIMS:
+                continue
+            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+                mods = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else (
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                users += [f"{p.relative_to(ROOT)}:{node.lineno} {m}" for m in mods if m.startswith(old)]
+    assert not users, users

@@ -13,7 +13,7 @@ from conftest import SHARED_DATA, random_walk
 from slimkit import SLiMConfig, SLiMEncoder
 from slimkit.classifier import SLiMClassifier
 from slimkit.cli import main
-from slimkit.evaluation import finetune, linear_probe
+from slimkit.eval import finetune, linear_probe
 
 needs_faiss = pytest.mark.skipif(importlib.util.find_spec("faiss") is None, reason="faiss not installed")
 

@@ -89,7 +89,7 @@ def test_embed_split_of_pickle(workdir, tmp_path, capsys):
     assert side["ids"] == ["clip09", "clip10", "clip11"] and side["labels"] == [0, 1, 2]
 
 
-@pytest.mark.skipif(not _module("evaluation"), reason="slimkit.evaluation not written yet")
+@pytest.mark.skipif(not _module("eval"), reason="slimkit.eval not written yet")
 def test_ctrgcn_npz_is_converted_to_the_models_layout(workdir, tmp_path, capsys):
     """A CTR-GCN .npz (NTU-25 rows) into the kinect20 model: converted, embedded and evaluated by split."""
     rng = np.random.default_rng(1)
@@ -144,7 +144,7 @@ def test_index_with_label_file_and_wrong_length(workdir, tmp_path, capsys):
     assert rc == 1 and "has 2 entries, expected 12" in err
 
 
-@pytest.mark.skipif(not _module("evaluation"), reason="slimkit.evaluation not written yet")
+@pytest.mark.skipif(not _module("eval"), reason="slimkit.eval not written yet")
 def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
     res = tmp_path / "r.json"
     rc, out, err = run(capsys, "evaluate", workdir / "set.pkl", "--train-split", "train", "--test-split", "test",
@@ -157,7 +157,7 @@ def test_evaluate_knn_and_linear_probe(workdir, tmp_path, capsys):
     assert "kNN (k=1): top-1" in out and "linear probe: top-1" in out
 
 
-@pytest.mark.skipif(not _module("trainer"), reason="slimkit.trainer not written yet")
+@pytest.mark.skipif(not _module("train"), reason="slimkit.train not written yet")
 def test_pretrain_a_few_steps(workdir, tmp_path, capsys):
     out = tmp_path / "run"
     rc, stdout, err = run(capsys, "pretrain", workdir / "clips.npy", "--layout", "kinect20", "--preset", "tiny", "-o",

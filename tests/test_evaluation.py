@@ -10,15 +10,15 @@ from torch import nn
 pytest.importorskip("faiss")
 
 from slimkit import SLiMConfig, SLiMEncoder  # noqa: E402
-from slimkit.evaluation import (  # noqa: E402
+from slimkit.eval import (  # noqa: E402
     EvalResult,
-    _Skeletons,
     finetune,
     knn_accuracy,
     linear_probe,
     semi_supervised,
     stratified_subset,
 )
+from slimkit.eval.inputs import _Skeletons  # noqa: E402
 
 
 def clusters(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from slimkit.data import load
-from slimkit.kindergator import KINDER_GATOR_CLASSES, KINECT_V1_CSV_JOINTS, read_kinder_gator
+from slimkit.data.kindergator import KINDER_GATOR_CLASSES, KINECT_V1_CSV_JOINTS, read_kinder_gator
 from slimkit.layouts import get_layout
 
 HEADER = "Timestamp," + ",".join(f"{j}{a}" for j in KINECT_V1_CSV_JOINTS for a in "XYZ") + ",User-ID,Action,"

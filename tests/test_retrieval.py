@@ -332,7 +332,7 @@ def test_missing_faiss_names_both_extras(monkeypatch):
 
 def test_import_slimkit_does_not_import_faiss():
     code = (
-        "import sys, slimkit, slimkit.retrieval, slimkit.evaluation; "
+        "import sys, slimkit, slimkit.retrieval, slimkit.eval; "
         "slimkit.Retriever; slimkit.knn_accuracy; assert 'faiss' not in sys.modules, 'faiss imported'"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from slimkit import SLiMConfig, Trainer
 from slimkit.data import load
-from slimkit.evaluation import knn_accuracy, linear_probe
+from slimkit.eval import knn_accuracy, linear_probe
 
 
 def main(argv: list[str] | None = None) -> dict:

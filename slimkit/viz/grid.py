@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._utils import check_positive_int
 from ..layouts import Layout, get_layout
 from ._figure import _label_text, _new_figure, _save
 from .skeleton import _as_sequence, _default_y_down, plot_skeleton
@@ -133,8 +134,7 @@ def plot_retrieval_grid(
         raise ValueError(f"labels: expected {len(hs)} labels (one per hit), got {len(labels)}")
     if scores is not None and len(scores) != len(hs):
         raise ValueError(f"scores: expected {len(hs)} scores (one per hit), got {len(scores)}")
-    if key_frames < 1:
-        raise ValueError(f"key_frames: expected >= 1, got {key_frames}")
+    key_frames = check_positive_int(key_frames, "key_frames")
     down = _default_y_down(q.shape[-1], y_down)
     rows = 1 + len(hs)
     # Lay the axes out in inches so that one data unit has the same size along x and y (undistorted bodies).
