@@ -45,7 +45,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not UCLA.is_dir() or ("kg" in args.protocols and not KG.is_dir()):
         sys.exit("data not found (NW-UCLA and Kinder-Gator under ../shared/data; see its README.md)")
-    cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1)
+    cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1, view_align=True)  # as quality.py
     splits = {}
     if "ucla" in args.protocols:
         ds = load(UCLA)
