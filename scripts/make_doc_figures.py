@@ -32,18 +32,54 @@ OUT = ROOT / "docs" / "images"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nw-ucla" / "all_sqe"
 
 
+class _Diagram:
+    """Boxes and arrows on a blank matplotlib Figure (no pyplot), shared by the method and architecture diagrams.
+
+    ``boxes`` maps a key to ``(x centre, y centre, width, height, text, face colour[, rounded])``.
+    """
+
+    def __init__(self, size: tuple[float, float], extent: tuple[float, float], boxes: dict, fontsize: float,
+                 gap: float = 0.0, shrink: float = 2.0) -> None:
+        from matplotlib.figure import Figure
+        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+        self.arrow_cls, self.boxes, self.gap, self.shrink = FancyArrowPatch, boxes, gap, shrink
+        self.fig = Figure(figsize=size)
+        self.ax = self.fig.add_axes((0, 0, 1, 1))
+        self.ax.set_xlim(0, extent[0])
+        self.ax.set_ylim(0, extent[1])
+        self.ax.axis("off")
+        for x, y, w, h, text, face, *rounded in boxes.values():
+            style = "round,pad=0.4,rounding_size=3" if rounded and rounded[0] else "round,pad=0.3,rounding_size=0.8"
+            self.ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, fc=face, ec="#444",
+                                             lw=1.0))
+            self.ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+    def _side(self, key: str, side: str) -> tuple[float, float]:
+        x, y, w, h = self.boxes[key][:4]
+        g = self.gap
+        ends = {"r": (x + w / 2 + g, y), "t": (x, y + h / 2 + g), "b": (x, y - h / 2 - g), "l": (x - w / 2 - g, y)}
+        return ends[side]
+
+    def edge(self, a: str, b: str, label: str = "", dashed: bool = False, rad: float = 0.0,
+             side: tuple[str, str] | None = None, at: float = 0.5) -> None:
+        s_side, e_side = side or ("r", "l")
+        p0, p1 = self._side(a, s_side), self._side(b, e_side)
+        self.ax.add_patch(self.arrow_cls(p0, p1, arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
+                                         linestyle="--" if dashed else "-", connectionstyle=f"arc3,rad={rad}",
+                                         shrinkA=self.shrink, shrinkB=self.shrink))
+        if label:
+            mx, my = p0[0] + at * (p1[0] - p0[0]), p0[1] + at * (p1[1] - p0[1])
+            self.ax.text(mx, my + 0.6, label, ha="center", va="bottom", fontsize=7.5, style="italic", color="#333",
+                         bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.85))
+
+    def save(self, path: Path) -> None:
+        self.fig.savefig(path, metadata={"Date": None, "Creator": None})
+
+
 def method_diagram(path: Path) -> None:
     """The teacher-student pretraining flow as boxes and arrows."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
-    fig = Figure(figsize=(11.0, 5.2))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 110)
-    ax.set_ylim(0, 52)
-    ax.axis("off")
-    boxes = {
-        # key: (x centre, y centre, width, height, text, face colour, round)
+    d = _Diagram((11.0, 5.2), (110, 52), fontsize=8.5, boxes={
         "S": (9, 26, 15, 8, "sequence\n(M, T, V, C)", "#eef1f8", False),
         "G": (30, 36, 17, 8, "global views\nlong crops, augmented", "#eef1f8", False),
         "L": (30, 14, 17, 8, "local views\nshort crops, augmented", "#eef1f8", False),
@@ -53,58 +89,28 @@ def method_diagram(path: Path) -> None:
         "GLCL": (84, 40, 22, 8, "global-local contrastive:\nsame sequence close, others apart", "#f3e8fb", True),
         "MFM": (84, 12, 22, 8, "masked feature modeling:\npredict the teacher's token features", "#f3e8fb", True),
         "LOSS": (102, 26, 14, 7, "loss = MFM\n+ lambda * GLCL", "#fbe9e9", False),
-    }
-    for x, y, w, h, text, face, rounded in boxes.values():
-        style = "round,pad=0.4,rounding_size=3" if rounded else "round,pad=0.3,rounding_size=0.8"
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, fc=face, ec="#444", lw=1.0))
-        ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
-
-    def edge(a: str, b: str, label: str = "", dashed: bool = False, rad: float = 0.0,
-             side: tuple[str, str] | None = None, at: float = 0.5) -> None:
-        xa, ya, wa, ha = boxes[a][:4]
-        xb, yb, wb, hb = boxes[b][:4]
-        start = {"r": (xa + wa / 2, ya), "t": (xa, ya + ha / 2), "b": (xa, ya - ha / 2), "l": (xa - wa / 2, ya)}
-        end = {"r": (xb + wb / 2, yb), "t": (xb, yb + hb / 2), "b": (xb, yb - hb / 2), "l": (xb - wb / 2, yb)}
-        s_side, e_side = side or ("r", "l")
-        p0, p1 = start[s_side], end[e_side]
-        ax.add_patch(FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
-                                     linestyle="--" if dashed else "-", connectionstyle=f"arc3,rad={rad}",
-                                     shrinkA=2, shrinkB=2))
-        if label:
-            mx, my = p0[0] + at * (p1[0] - p0[0]), p0[1] + at * (p1[1] - p0[1])
-            ax.text(mx, my + 0.6, label, ha="center", va="bottom", fontsize=7.5, style="italic", color="#333",
-                    bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.85))
-
-    edge("S", "G")
-    edge("S", "L")
-    edge("G", "T", "unmasked")
-    edge("G", "SM", "semantic tube mask", at=0.45)
-    edge("L", "SM")
-    edge("SM", "P", side=("b", "t"))
-    edge("P", "MFM", "masked tokens", at=0.45)
-    edge("T", "MFM", "token features", at=0.72)
-    edge("SM", "GLCL", "pooled, projected", at=0.3)
-    edge("T", "GLCL", "pooled, projected", at=0.5)
-    edge("MFM", "LOSS")
-    edge("GLCL", "LOSS")
-    edge("LOSS", "P", "gradients to the student only", dashed=True, rad=-0.35, side=("b", "r"), at=0.55)
-    edge("SM", "T", "EMA", dashed=True, side=("t", "b"))
-    fig.savefig(path, metadata={"Date": None, "Creator": None})
+    })
+    d.edge("S", "G")
+    d.edge("S", "L")
+    d.edge("G", "T", "unmasked")
+    d.edge("G", "SM", "semantic tube mask", at=0.45)
+    d.edge("L", "SM")
+    d.edge("SM", "P", side=("b", "t"))
+    d.edge("P", "MFM", "masked tokens", at=0.45)
+    d.edge("T", "MFM", "token features", at=0.72)
+    d.edge("SM", "GLCL", "pooled, projected", at=0.3)
+    d.edge("T", "GLCL", "pooled, projected", at=0.5)
+    d.edge("MFM", "LOSS")
+    d.edge("GLCL", "LOSS")
+    d.edge("LOSS", "P", "gradients to the student only", dashed=True, rad=-0.35, side=("b", "r"), at=0.55)
+    d.edge("SM", "T", "EMA", dashed=True, side=("t", "b"))
+    d.save(path)
 
 
 def architecture_diagram(path: Path) -> None:
     """The package map of docs/concepts/architecture.md: one box per subpackage, arrows = allowed imports."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
-    fig = Figure(figsize=(11.0, 5.0))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 110)
-    ax.set_ylim(0, 50)
-    ax.axis("off")
     core, infer, side = "#eef1f8", "#e6f4ea", "#fdf1e3"
-    boxes = {
-        # key: (x centre, y centre, width, height, text, face colour)
+    d = _Diagram((11.0, 5.0), (110, 50), fontsize=7.8, gap=0.3, shrink=1.0, boxes={
         "layouts": (8.5, 32, 15, 8, "layouts\njoint orders,\nconversion", core),
         "pre": (25, 32, 15, 8, "preprocessing\nmissing joints,\npadding, resampling", core),
         "data": (41.5, 32, 15, 8, "data/\nreaders,\nSkeletonDataset", core),
@@ -116,34 +122,21 @@ def architecture_diagram(path: Path) -> None:
         "ret": (58, 14, 15, 8, "retrieval/\nRetriever (faiss)", infer),
         "eval": (80, 14, 15, 8, "eval/\nkNN, linear probe,\nfine-tuning", infer),
         "cli": (22, 14, 26, 8, "cli/: one module per command,\nbuilt on the public API\nof every layer", side),
-    }
-    for x, y, w, h, text, face in boxes.values():
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.3,rounding_size=0.8",
-                                    fc=face, ec="#444", lw=1.0))
-        ax.text(x, y, text, ha="center", va="center", fontsize=7.8)
-
-    def edge(a: str, b: str, side: tuple[str, str] = ("r", "l"), dashed: bool = False) -> None:
-        xa, ya, wa, ha = boxes[a][:4]
-        xb, yb, wb, hb = boxes[b][:4]
-        ends = lambda x, y, w, h: {"r": (x + w / 2 + 0.3, y), "l": (x - w / 2 - 0.3, y),  # noqa: E731
-                                   "t": (x, y + h / 2 + 0.3), "b": (x, y - h / 2 - 0.3)}
-        ax.add_patch(FancyArrowPatch(ends(xa, ya, wa, ha)[side[0]], ends(xb, yb, wb, hb)[side[1]],
-                                     arrowstyle="-|>", mutation_scale=11, lw=1.0, color="#333",
-                                     linestyle="--" if dashed else "-", shrinkA=1, shrinkB=1))
-
+    })
     for a, b in (("layouts", "pre"), ("pre", "data"), ("data", "tf"), ("tf", "model"), ("model", "losses")):
-        edge(a, b)
-    edge("losses", "train", ("b", "t"))
-    edge("model", "ret", ("b", "t"))
-    edge("ret", "eval")
-    edge("hub", "model", ("b", "t"), dashed=True)
-    ax.text(30, 44, "an arrow points to the modules that may import it\n"
-            "(directly or further along); nothing imports against the arrows",
-            ha="center", va="center", fontsize=8.5, style="italic", color="#333")
-    ax.text(55, 3, "shared below every layer: _utils (atomic writes, argument checks, device, distributed), "
-            "_arrays (missing joints, padding, NaN-aware lerp), _version, _integrity",
-            ha="center", va="center", fontsize=8.2, color="#333")
-    fig.savefig(path, metadata={"Date": None, "Creator": None})
+        d.edge(a, b)
+    d.edge("losses", "train", side=("b", "t"))
+    d.edge("model", "ret", side=("b", "t"))
+    d.edge("ret", "eval")
+    d.edge("eval", "train")  # the Trainer's kNN monitor
+    d.edge("hub", "model", dashed=True, side=("b", "t"))
+    d.ax.text(30, 44, "an arrow points to the modules that may import it\n"
+              "(directly or further along); nothing imports against the arrows",
+              ha="center", va="center", fontsize=8.5, style="italic", color="#333")
+    d.ax.text(55, 3, "shared below every layer: _utils (atomic writes, argument checks, device, distributed), "
+              "_arrays (missing joints, padding, NaN-aware lerp), _version, _integrity",
+              ha="center", va="center", fontsize=8.2, color="#333")
+    d.save(path)
 
 
 def _ucla(data: Path):
