@@ -159,7 +159,7 @@ def train_mae(model: MAEPretrainer, train: list[np.ndarray], steps: int, batch_s
 def pretrain_slim(cfg: SLiMConfig, corpus: list, weights: list[float] | None, args: argparse.Namespace,
                   seed: int, out: Path, monitor: Split | None, floor: float | None) -> tuple[SLiMEncoder, dict]:
     """Pretrain with the Trainer; with a monitor, evaluate kNN every ``--eval-every`` steps (time to quality)."""
-    aug = default_augmentation(cfg.layout, mirror_p=args.mirror_p)
+    aug = default_augmentation(cfg.layout, mirror_p=args.mirror_p, bone_length=args.bone_length)
     spe = sum(len(c) for c in corpus) // args.batch_size
     tr = Trainer(cfg, corpus if len(corpus) > 1 else corpus[0], output_dir=out, batch_size=args.batch_size,
                  lr=args.lr, epochs=math.ceil(args.steps / spe), seed=seed, show_progress_bar=False,
@@ -211,6 +211,8 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides for the SLiM recipes (an ablation), e.g. mask_ratio=0.8")
     ap.add_argument("--mirror-p", type=float, default=0.5, help="probability of the left/right mirror augmentation")
+    ap.add_argument("--bone-length", type=float, default=0.0,
+                    help="RandomBoneLength max_change in the pretraining augmentation (0: off, the default)")
     ap.add_argument("--kg-weight", type=float, default=1.0,
                     help="sampling weight of Kinder-Gator against NW-UCLA (1) in the kg protocol's corpus")
     ap.add_argument("--no-view-align", action="store_true",
@@ -245,7 +247,8 @@ def main() -> None:
         splits["transfer"] = splits["kg"]
     cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1, view_align=not args.no_view_align)
     common = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-              "mirror_p": args.mirror_p, "kg_weight": args.kg_weight, "overrides": overrides, "machine": machine()}
+              "mirror_p": args.mirror_p, "kg_weight": args.kg_weight,
+              "bone_length": args.bone_length, "overrides": overrides, "machine": machine()}
     print(json.dumps({"figure": "setup", "config": cfg.to_dict(), **common}), flush=True)
 
     rows: list[dict] = []

@@ -14,6 +14,7 @@ from slimkit.transforms import (
     PerSampleGenerator,
     RandomAxisScale,
     RandomJitter,
+    RandomBoneLength,
     RandomLimbPerturbation,
     RandomMirror,
     RandomRotation,
@@ -195,6 +196,27 @@ def test_limb_perturbation_walks_tree_from_root_in_2d(rng):
     assert _rel_bone_change(x, out, "coco17") < 1e-5
 
 
+def test_bone_length_scales_each_bone_keeps_directions_root_and_twins(rng):
+    lay = get_layout("ntu25")
+    x = random_walk(rng, 16, 25, m=1)
+    out = RandomBoneLength("ntu25", 0.3)(x, generator=_gen(4))
+    child = np.array([j for j in range(25) if lay.parents[j] >= 0])
+    parent = np.array([lay.parents[j] for j in child])
+    old, new = x[..., child, :] - x[..., parent, :], out[..., child, :] - out[..., parent, :]
+    ratio = np.linalg.norm(new, axis=-1) / np.linalg.norm(old, axis=-1)  # (M, T, bones)
+    assert np.allclose(ratio, ratio[:, :1], atol=1e-5)  # fixed over time
+    assert 0.7 - 1e-6 <= ratio.min() and ratio.max() <= 1.3 + 1e-6 and ratio.std() > 0.05  # within, and varied
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+    np.testing.assert_allclose(unit(new), unit(old), atol=1e-5)  # directions, hence joint angles, kept
+    np.testing.assert_array_equal(out[..., lay.index("spine_base"), :], x[..., lay.index("spine_base"), :])
+    bone = {j: b for b, j in enumerate(child)}
+    li, ri = lay.index("l_elbow"), lay.index("r_elbow")
+    np.testing.assert_allclose(ratio[..., bone[li]], ratio[..., bone[ri]], atol=1e-5)  # left and right alike
+    np.testing.assert_array_equal(RandomBoneLength("ntu25", 0.0)(x, generator=_gen()), x)
+    with pytest.raises(ValueError, match="max_change"):
+        RandomBoneLength("ntu25", 1.0)
+
+
 def test_uniform_scale_scales_every_bone_alike(seq):
     out = RandomScale(0.5, 2.0)(seq, generator=_gen())
     ratio = bone_lengths(out, "ntu25") / bone_lengths(seq, "ntu25")
@@ -215,6 +237,7 @@ ALL = [
     RandomRotation(),
     RandomScale(),
     RandomLimbPerturbation("ntu25"),
+    RandomBoneLength("ntu25"),
     Mirror("ntu25"),
     RandomMirror("ntu25"),
     RandomJitter(0.01),
@@ -253,7 +276,9 @@ def test_batched_tensor_matches_per_sample_numpy(t, seq):
 def test_shear_and_axis_scale_change_bone_lengths_and_are_off_by_default(seq):
     assert _rel_bone_change(seq, RandomShear(0.3)(seq, generator=_gen())) > 1e-3
     assert _rel_bone_change(seq, RandomAxisScale(0.5, 1.5)(seq, generator=_gen())) > 1e-3
+    assert _rel_bone_change(seq, RandomBoneLength("ntu25", 0.2)(seq, generator=_gen())) > 1e-3
     names = {type(t).__name__ for t in default_augmentation("ntu25").transforms}
+    assert "RandomBoneLength" in {type(t).__name__ for t in default_augmentation("ntu25", bone_length=0.2).transforms}
     assert names == {
         "RandomRotation",
         "RandomScale",

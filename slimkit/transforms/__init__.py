@@ -26,8 +26,9 @@ scene). They compose with [`Compose`][slimkit.transforms.Compose], like ``torchv
 stay missing and valid joints stay valid through every transform.
 [`default_augmentation`][slimkit.transforms.default_augmentation] builds the
 default pipeline (rotation, uniform scale, bone-length-preserving limb perturbation, mirror, jitter);
-[`RandomShear`][slimkit.transforms.RandomShear] and [`RandomAxisScale`][slimkit.transforms.RandomAxisScale] change
-bone lengths and are not in it.
+[`RandomShear`][slimkit.transforms.RandomShear], [`RandomAxisScale`][slimkit.transforms.RandomAxisScale] and
+[`RandomBoneLength`][slimkit.transforms.RandomBoneLength] change bone lengths and are not in it
+(``default_augmentation(bone_length=...)`` adds the last).
 [`TemporalCrop`][slimkit.transforms.TemporalCrop] makes the global and local temporal views.
 
 **Randomness.** ``generator`` may be a ``torch.Generator``, ``None`` (torch's global generator) or a
@@ -47,6 +48,7 @@ from __future__ import annotations
 from .augment import (
     Mirror,
     RandomAxisScale,
+    RandomBoneLength,
     RandomJitter,
     RandomLimbPerturbation,
     RandomMirror,
@@ -74,6 +76,7 @@ __all__ = [
     "RandomRotation",
     "RandomScale",
     "RandomLimbPerturbation",
+    "RandomBoneLength",
     "Mirror",
     "RandomMirror",
     "RandomJitter",

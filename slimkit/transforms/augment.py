@@ -1,6 +1,7 @@
 """Spatial augmentations: rigid rotation, uniform scale, bone-length-preserving limb perturbation, mirror and
-jitter (the default pipeline, [`default_augmentation`][slimkit.transforms.default_augmentation]), and shear and
-per-axis scale, which change bone lengths. Each draws its parameters per sample and keeps missing joints missing."""
+jitter (the default pipeline, [`default_augmentation`][slimkit.transforms.default_augmentation]), and shear,
+per-axis scale and per-bone length changes, which change body proportions. Each draws its parameters per sample
+and keeps missing joints missing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ __all__ = [
     "RandomRotation",
     "RandomScale",
     "RandomLimbPerturbation",
+    "RandomBoneLength",
     "Mirror",
     "RandomMirror",
     "RandomJitter",
@@ -69,6 +71,48 @@ def _rotation_2d(angle: torch.Tensor) -> torch.Tensor:
 def _apply_linear(x: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
     """``x (N, M, T, V, C) @ mat (N, C, C)^T`` per sample; NaN stays within its joint."""
     return torch.einsum("nmtvc,ndc->nmtvd", x, mat.to(x.dtype))
+
+
+def _tree_levels(layout: Layout) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Joints grouped by depth in the kinematic tree (root first) with their parents, so that each level of a
+    forward-kinematics walk is one vectorised step."""
+    depth: dict[int, int] = {}
+    for j in layout.topological_order:
+        p = layout.parents[j]
+        depth[j] = 0 if p < 0 else depth[p] + 1
+    levels = []
+    for d in range(max(depth.values()) + 1):
+        js = [j for j in layout.topological_order if depth[j] == d]
+        levels.append((torch.tensor(js), torch.tensor([max(layout.parents[j], 0) for j in js])))
+    return levels
+
+
+def _rebuild_tree(x: torch.Tensor, levels: list[tuple[torch.Tensor, torch.Tensor]], bone_fn: Any) -> torch.Tensor:
+    """Forward kinematics: rebuild ``x (N, M, T, V, C)`` from the root down with every bone vector (child minus
+    parent) replaced by ``bone_fn(bone (N, M, T, J, C), joints (J,))`` and attached to its parent's new position.
+
+    Where a parent joint is missing in a frame, its child hangs from the nearest valid ancestor; a joint with no
+    valid ancestor stays where it is; missing joints stay missing.
+    """
+    dev = x.device
+    valid = torch.isfinite(x).all(-1, keepdim=True)  # (N, M, T, V, 1)
+    zero = torch.zeros((), dtype=x.dtype, device=dev)
+    new = x.clone()
+    # pivot = nearest valid joint on the path from the root (old and new position), per frame
+    piv_old = torch.where(valid, x, zero)
+    piv_new = piv_old.clone()
+    has = valid.clone()
+    for level_j, level_p in levels[1:]:
+        j, p = level_j.to(dev), level_p.to(dev)
+        old = x[:, :, :, j]
+        ok = valid[:, :, :, j]
+        moved = piv_new[:, :, :, p] + bone_fn(old - piv_old[:, :, :, p], j)
+        nj = torch.where(has[:, :, :, p], moved, old)
+        new[:, :, :, j] = nj
+        piv_old[:, :, :, j] = torch.where(ok, old, piv_old[:, :, :, p])
+        piv_new[:, :, :, j] = torch.where(ok, nj, piv_new[:, :, :, p])
+        has[:, :, :, j] = has[:, :, :, p] | ok
+    return new
 
 
 class RandomRotation(Transform):
@@ -155,17 +199,7 @@ class RandomLimbPerturbation(Transform):
         for p in names:
             moving[list(self.layout.parts[p])] = True
         self._moving = moving
-        # joints grouped by depth in the tree, so each level is one vectorised step
-        depth = {}
-        for j in self.layout.topological_order:
-            p = self.layout.parents[j]
-            depth[j] = 0 if p < 0 else depth[p] + 1
-        self._levels = []
-        for d in range(max(depth.values()) + 1):
-            js = [j for j in self.layout.topological_order if depth[j] == d]
-            self._levels.append(
-                (torch.tensor(js), torch.tensor([max(self.layout.parents[j], 0) for j in js]))
-            )
+        self._levels = _tree_levels(self.layout)
 
     def _apply(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
         lay = self.layout
@@ -187,26 +221,38 @@ class RandomLimbPerturbation(Transform):
         for level_j, level_p in self._levels[1:]:
             cum[:, level_j] = cum[:, level_p] @ rot[:, level_j]
         cum = cum.to(x.dtype)
-        valid = torch.isfinite(x).all(-1, keepdim=True)  # (N, M, T, V, 1)
-        zero = torch.zeros((), dtype=x.dtype, device=dev)
-        new = x.clone()
-        # pivot = nearest valid joint on the path from the root (old and new position), per frame
-        piv_old = torch.where(valid, x, zero)
-        piv_new = piv_old.clone()
-        has = valid.clone()
-        for level_j, level_p in self._levels[1:]:
-            j, p = level_j.to(dev), level_p.to(dev)
-            old = x[:, :, :, j]
-            ok = valid[:, :, :, j]
-            moved = piv_new[:, :, :, p] + torch.einsum(
-                "nmtjc,njdc->nmtjd", old - piv_old[:, :, :, p], cum[:, j]
-            )
-            nj = torch.where(has[:, :, :, p], moved, old)
-            new[:, :, :, j] = nj
-            piv_old[:, :, :, j] = torch.where(ok, old, piv_old[:, :, :, p])
-            piv_new[:, :, :, j] = torch.where(ok, nj, piv_new[:, :, :, p])
-            has[:, :, :, j] = has[:, :, :, p] | ok
-        return new
+        return _rebuild_tree(x, self._levels, lambda bone, j: torch.einsum("nmtjc,njdc->nmtjd", bone, cum[:, j]))
+
+
+class RandomBoneLength(Transform):
+    """Body proportions changed per sample: every bone's length is scaled by ``U[1 - max_change, 1 + max_change]``
+    (a left bone and its right twin alike), its direction kept, and the change carried down the kinematic tree,
+    fixed over time. Joint angles and the motion are unchanged; who performs it (limb lengths) is not what a
+    view tells apart. The root stays in place.
+
+    Args:
+        layout: Layout name or [`Layout`][slimkit.layouts.Layout].
+        max_change: Largest relative change of a bone's length (0.2: each bone 80-120 % of its length).
+    """
+
+    def __init__(self, layout: str | Layout, max_change: float = 0.2) -> None:
+        self.layout = get_layout(layout)
+        self.max_change = _non_negative(max_change, "max_change")
+        if self.max_change >= 1:
+            raise ValueError(f"max_change: expected a value in [0, 1), got {max_change!r}")
+        self._levels = _tree_levels(self.layout)
+        flip = self.layout.flip_index
+        self._twin = torch.from_numpy(np.minimum(np.arange(self.layout.num_joints), flip))
+
+    def _apply(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
+        lay = self.layout
+        if x.shape[-2] != lay.num_joints:
+            raise ValueError(f"x: expected (..., {lay.num_joints}, C) for layout {lay.name!r}, got {tuple(x.shape)}")
+        u = _uniform(generator, (x.shape[0], lay.num_joints), x.device)[:, self._twin.to(x.device)]
+        if self.max_change == 0:
+            return x.clone()
+        s = (1 + (2 * u - 1) * self.max_change).to(x.dtype)  # (N, V), one factor per bone (= child joint)
+        return _rebuild_tree(x, self._levels, lambda bone, j: bone * s[:, None, None, j, None])
 
 
 class Mirror(Transform):
@@ -311,6 +357,7 @@ def default_augmentation(
     limb_angle: float = 0.15,
     mirror_p: float = 0.5,
     jitter: float = 0.005,
+    bone_length: float = 0.0,
 ) -> Compose:
     """The default anatomy-preserving pipeline: rotation, uniform scale, limb perturbation, mirror, jitter.
 
@@ -321,6 +368,8 @@ def default_augmentation(
         limb_angle: [`RandomLimbPerturbation`][slimkit.transforms.RandomLimbPerturbation] ``max_angle`` (0 disables it).
         mirror_p: [`RandomMirror`][slimkit.transforms.RandomMirror] probability (0 disables it).
         jitter: [`RandomJitter`][slimkit.transforms.RandomJitter] ``std`` in data units (0 disables it).
+        bone_length: [`RandomBoneLength`][slimkit.transforms.RandomBoneLength] ``max_change`` (0, the default,
+            disables it; applied before the limb perturbation).
 
     Returns:
         A [`Compose`][slimkit.transforms.Compose].
@@ -330,6 +379,8 @@ def default_augmentation(
         ts.append(RandomRotation(rotation))
     if scale != (1.0, 1.0):
         ts.append(RandomScale(*scale))
+    if bone_length > 0:
+        ts.append(RandomBoneLength(layout, bone_length))
     if limb_angle > 0:
         ts.append(RandomLimbPerturbation(layout, limb_angle))
     if mirror_p > 0:
