@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mirror-p", type=float, default=0.5)
+    ap.add_argument("--bone-length", type=float, default=0.0, help="RandomBoneLength max_change (0: off)")
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     ap.add_argument("--results", default=None, help="JSON file: card results {name: value} measured elsewhere")
@@ -81,7 +82,8 @@ def main() -> None:
     spe = sum(len(d) for d in corpus) // args.batch_size
     tr = Trainer(cfg, corpus, output_dir=args.work, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                  epochs=math.ceil(args.steps / spe), max_steps=args.steps, show_progress_bar=False,
-                 save_every=500, augmentation=default_augmentation(cfg.layout, mirror_p=args.mirror_p),
+                 save_every=500, augmentation=default_augmentation(cfg.layout, mirror_p=args.mirror_p,
+                                                                       bone_length=args.bone_length),
                  data_description=description)
     t0 = time.process_time()
     out = tr.fit()  # a finished run in --work resumes at its end: rerun with --results to rewrite the card only
@@ -96,10 +98,12 @@ def main() -> None:
         enc.card_info["results"] = info["results"]
         enc.card_info["protocol"] = info.get("protocol", "")
     enc.card_info["notes"] = (
-        f"Pretrained with `python benchmarks/train_shipped.py --steps {args.steps} --seed {args.seed}` "
-        f"({tr.global_step} steps x batch {args.batch_size}, AdamW lr {args.lr:g}, default recipe: contrastive "
+        f"Pretrained with `python benchmarks/train_shipped.py --steps {args.steps} --seed {args.seed}"
+        + (f" --bone-length {args.bone_length:g}" if args.bone_length else "") + "` "
+        + f"({tr.global_step} steps x batch {args.batch_size}, AdamW lr {args.lr:g}, default recipe: contrastive "
         f"queries from clean global views, time-ordered pooling ({cfg.time_bins} bins), semantic tube masking "
-        f"for MFM, mirror p {args.mirror_p}); {cpu / 60:.1f} CPU minutes. This model has seen every sequence "
+        f"for MFM, mirror p {args.mirror_p}, bone-length change {args.bone_length:g}); {cpu / 60:.1f} CPU "
+        "minutes. This model has seen every sequence "
         "of the sets above (without labels): judge it on data it has not seen."
     )
     enc.save_pretrained(args.out)
