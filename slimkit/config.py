@@ -51,6 +51,8 @@ class SLiMConfig:
         mask_type: ``"semantic_tube"`` (SLiM), ``"random"`` or ``"motion"`` (ablation baselines).
         ema_momentum, ema_momentum_end: EMA teacher momentum, cosine-scheduled from the first to the second.
         mfm_weight, glcl_weight: Weights of the masked feature modeling and global-local contrastive losses.
+        mfm_loss: Per-token MFM loss: ``"smooth_l1"`` (default), ``"mse"`` or ``"cosine"``.
+        mfm_target_norm: Layer-normalise the teacher's token features before MFM compares them (default).
         temperature: Temperature of the contrastive loss.
         proj_dim: Width of the contrastive projection head's output.
         num_global_views, num_local_views: Temporal views per sequence.
@@ -91,6 +93,8 @@ class SLiMConfig:
     ema_momentum_end: float = 1.0
     mfm_weight: float = 1.0
     glcl_weight: float = 1.0
+    mfm_loss: str = "smooth_l1"
+    mfm_target_norm: bool = True
     temperature: float = 0.1
     proj_dim: int = 128
     num_global_views: int = 2
@@ -200,6 +204,10 @@ class SLiMConfig:
         need(0.0 <= self.ema_momentum <= self.ema_momentum_end <= 1.0,
              f"ema_momentum: expected 0 <= ema_momentum <= ema_momentum_end <= 1, got "
              f"{self.ema_momentum}, {self.ema_momentum_end}")
+        need(self.mfm_loss in ("smooth_l1", "mse", "cosine"),
+             f"mfm_loss: expected 'smooth_l1', 'mse' or 'cosine', got {self.mfm_loss!r}")
+        need(isinstance(self.mfm_target_norm, bool),
+             f"mfm_target_norm: expected True or False, got {self.mfm_target_norm!r}")
         need(self.temperature > 0, f"temperature: expected > 0, got {self.temperature}")
         need(self.num_global_views >= 1, f"num_global_views: expected >= 1, got {self.num_global_views}")
         need(self.num_local_views >= 0, f"num_local_views: expected >= 0, got {self.num_local_views}")

@@ -185,6 +185,7 @@ class SLiMLoss(nn.Module):
         glcl_weight: Weight of [`GlobalLocalContrastiveLoss`][slimkit.losses.GlobalLocalContrastiveLoss].
         temperature: GLCL temperature.
         mfm_kind: MFM per-token loss kind.
+        mfm_normalize_target: Layer-normalise the MFM targets (see ``MaskedFeatureLoss``).
     """
 
     def __init__(
@@ -193,10 +194,11 @@ class SLiMLoss(nn.Module):
         glcl_weight: float = 1.0,
         temperature: float = 0.1,
         mfm_kind: str = "smooth_l1",
+        mfm_normalize_target: bool = True,
     ) -> None:
         super().__init__()
         self.mfm_weight, self.glcl_weight = float(mfm_weight), float(glcl_weight)
-        self.mfm = MaskedFeatureLoss(mfm_kind)
+        self.mfm = MaskedFeatureLoss(mfm_kind, normalize_target=mfm_normalize_target)
         self.glcl = GlobalLocalContrastiveLoss(temperature)
 
     def forward(

@@ -190,3 +190,26 @@ def test_slim_loss_skips_a_term_of_weight_zero_and_needs_the_other():
     assert parts["glcl"] == 0 and torch.equal(total, parts["mfm"])
     with pytest.raises(ValueError, match="pred"):
         SLiMLoss(1.0, 1.0)(None, target, mask, None, q, k)
+
+
+def test_mfm_target_norm_and_loss_kind_come_from_the_config():
+    torch.manual_seed(0)
+    pred = torch.randn(2, 1, 6, 8)
+    target = 3.0 + 2.0 * torch.randn(2, 1, 6, 8)  # far from layer-normalised
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[:, :3] = True
+    normed = SLiMLoss(1.0, 0.0)(pred, target, mask, None, None, [])[1]["mfm"]
+    raw = SLiMLoss(1.0, 0.0, mfm_normalize_target=False)(pred, target, mask, None, None, [])[1]["mfm"]
+    ln = F.layer_norm(target, (8,), eps=1e-6)
+    assert not torch.allclose(normed, raw)
+    assert torch.allclose(SLiMLoss(1.0, 0.0, mfm_normalize_target=False)(pred, ln, mask, None, None, [])[1]["mfm"],
+                          normed, atol=1e-6)  # normalising by hand = the default
+    cos = SLiMLoss(1.0, 0.0, mfm_kind="cosine")(pred, target, mask, None, None, [])[1]["mfm"]
+    want = (1 - F.cosine_similarity(pred, ln, dim=-1))[:, 0, :3].mean()
+    assert torch.allclose(cos, want, atol=1e-6)
+    cfg = SLiMConfig.tiny(layout="ntu25", mfm_loss="mse", mfm_target_norm=False)
+    crit = SLiMPretrainModel(SLiMEncoder(cfg)).criterion
+    assert crit.mfm.kind == "mse" and crit.mfm.normalize_target is False
+    assert SLiMConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="mfm_loss"):
+        SLiMConfig.tiny(layout="ntu25", mfm_loss="l1")

@@ -59,7 +59,7 @@ class SLiMPretrainModel(nn.Module):
         self.mfm_head = ProjectionHead(d, d, d)
         self.projector = ProjectionHead(encoder.embed_dim, 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
-        self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature)
+        self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature, c.mfm_loss, c.mfm_target_norm)
 
     def heads(self) -> nn.ModuleDict:
         """The pretraining-only heads (``mfm_head``, ``projector``, ``predictor``) as one module (shared
