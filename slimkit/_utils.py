@@ -50,11 +50,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        if tmp.exists():
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            apply_umask(tmp)
-            os.replace(tmp, target)
+        with open(tmp, "rb+") as f:  # a writer that removed the file fails here instead of writing nothing
+            os.fsync(f.fileno())
+        apply_umask(tmp)
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -130,3 +130,11 @@ def test_nan_lerp_numpy_matches_torch_and_reference():
     t = nan_lerp(torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(w)).numpy()
     np.testing.assert_allclose(t, out, equal_nan=True)
     assert not math.isnan(float(out[4, 0, 0]))
+
+
+def test_atomic_path_fails_when_the_writer_leaves_no_file(tmp_path):
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"old")
+    with pytest.raises(FileNotFoundError), atomic_path(p) as tmp:
+        tmp.unlink()
+    assert p.read_bytes() == b"old"
