@@ -32,8 +32,6 @@ _LAZY = {
     "SLiMClassifier": "classifier",
     "list_pretrained": "registry",
 }
-# public alias -> the name it stands for in its module (``load_dataset`` says what ``load`` loads)
-_ALIASES = {"load_dataset": "load"}
 _SUBMODULES = {"layouts", "preprocessing", "model", "hub", "config", "transforms", "losses", "train", "trainer",
                "retrieval", "evaluation", "eval", "data", "viz", "cli", "windows", "moments", "export",
                "classifier", "registry", "metrics", "checks"}
@@ -53,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .classifier import SLiMClassifier as SLiMClassifier
     from .data import SkeletonDataset as SkeletonDataset
     from .data import load as load
-    from .data import load as load_dataset  # noqa: F401 - in __all__ through _LAZY
+    from .data import load_dataset as load_dataset
     from .eval import knn_accuracy as knn_accuracy
     from .eval import linear_probe as linear_probe
     from .moments import MomentIndex as MomentIndex
@@ -64,8 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        value = getattr(module, _ALIASES.get(name, name))
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:

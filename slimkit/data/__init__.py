@@ -36,7 +36,7 @@ from __future__ import annotations
 from ._common import PathLike as PathLike  # the path type the readers take
 from .batching import PrepareCollate, collate
 from .dataset import SkeletonDataset
-from .formats import load
+from .formats import load, load_dataset
 from .kindergator import KINDER_GATOR_CLASSES, KINECT_V1_CSV_JOINTS, read_kinder_gator, read_kinect_v1_csv
 from .mocap import detect_reader, layout_from_hierarchy, read_amc, read_amc_file, read_bvh, read_bvh_file
 from .npy import read_npy
@@ -50,6 +50,7 @@ from .pyskl import read_pyskl, write_pyskl
 __all__ = [
     "SkeletonDataset",
     "load",
+    "load_dataset",
     "collate",
     "PrepareCollate",
     "read_ntu_skeleton",

@@ -16,7 +16,7 @@ from .nwucla import read_nwucla
 from .penn import read_penn_action
 from .pyskl import read_pyskl
 
-__all__ = ["load"]
+__all__ = ["load", "load_dataset"]
 
 _READERS: dict[str, Callable[..., SkeletonDataset]] = {
     "ntu": read_ntu_skeleton,
@@ -83,3 +83,6 @@ def load(
     if kind == "pyskl":
         kw["trust_pickle"] = trust_pickle
     return _READERS[kind](p, layout=layout, **kw)
+
+
+load_dataset = load  # the same function, under a name that says what it loads (slimkit.load_dataset)
