@@ -173,3 +173,11 @@ def test_nothing_in_the_package_or_its_tools_uses_an_old_path():
                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
                 users += [f"{p.relative_to(ROOT)}:{node.lineno} {m}" for m in mods if m.startswith(old)]
     assert not users, users
+
+
+def test_every_public_name_resolves_and_load_dataset_is_load():
+    import slimkit
+
+    for name in slimkit.__all__:
+        assert getattr(slimkit, name) is not None, name
+    assert slimkit.load_dataset is slimkit.load is importlib.import_module("slimkit.data").load
