@@ -53,8 +53,13 @@ class SLiMConfig:
         mfm_weight, glcl_weight: Weights of the masked feature modeling and global-local contrastive losses.
         mfm_loss: Per-token MFM loss: ``"smooth_l1"`` (default), ``"mse"`` or ``"cosine"``.
         mfm_target_norm: Layer-normalise the teacher's token features before MFM compares them (default).
+        mfm_target_center: Before that, subtract the batch mean of the teacher's features at each token
+            position, so MFM cannot be solved from a token's position alone (off by default).
         temperature: Temperature of the contrastive loss.
         proj_dim: Width of the contrastive projection head's output.
+        support_size: ``0`` (default): the positive of a sequence is the teacher key of its other global view.
+            ``> 0``: that key is swapped for its nearest neighbour among the last ``support_size`` keys of
+            other sequences (NNCLR; [`NearestNeighbourSupport`][slimkit.losses.NearestNeighbourSupport]).
         num_global_views, num_local_views: Temporal views per sequence.
         The defaults (clean-view queries, time-ordered pooling, MFM at mask ratio 0.9, no local views) follow
         measurements on NW-UCLA at CPU scale (``benchmarks/RESULTS.md``): local views and the mask ratio were
@@ -95,8 +100,10 @@ class SLiMConfig:
     glcl_weight: float = 1.0
     mfm_loss: str = "smooth_l1"
     mfm_target_norm: bool = True
+    mfm_target_center: bool = False
     temperature: float = 0.1
     proj_dim: int = 128
+    support_size: int = 0
     num_global_views: int = 2
     num_local_views: int = 0
     contrast_view: str = "clean"
@@ -208,7 +215,10 @@ class SLiMConfig:
              f"mfm_loss: expected 'smooth_l1', 'mse' or 'cosine', got {self.mfm_loss!r}")
         need(isinstance(self.mfm_target_norm, bool),
              f"mfm_target_norm: expected True or False, got {self.mfm_target_norm!r}")
+        need(isinstance(self.mfm_target_center, bool),
+             f"mfm_target_center: expected True or False, got {self.mfm_target_center!r}")
         need(self.temperature > 0, f"temperature: expected > 0, got {self.temperature}")
+        need(self.support_size >= 0, f"support_size: expected >= 0, got {self.support_size}")
         need(self.num_global_views >= 1, f"num_global_views: expected >= 1, got {self.num_global_views}")
         need(self.num_local_views >= 0, f"num_local_views: expected >= 0, got {self.num_local_views}")
         need(self.local_frames >= 0, f"local_frames: expected >= 0, got {self.local_frames}")
@@ -245,6 +255,7 @@ _UPPER_BOUNDS: dict[str, float] = {
     "max_persons": 64,
     "tube_len": 100_000,
     "proj_dim": 65536,
+    "support_size": 1_000_000,
     "num_global_views": 64,
     "num_local_views": 64,
     "local_frames": 100_000,

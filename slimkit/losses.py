@@ -11,6 +11,9 @@ pooled projections of every view
   sequence; the teacher projections of other sequences are the negatives, gathered from every process in a
   distributed run.
 * [`SLiMLoss`][slimkit.losses.SLiMLoss]: ``total = mfm_weight * MFM + glcl_weight * GLCL``.
+* [`NearestNeighbourSupport`][slimkit.losses.NearestNeighbourSupport] (optional, ``config.support_size``):
+  replaces each teacher key by its nearest neighbour among the keys of earlier batches (NNCLR's positives),
+  so the positive of a sequence is usually *another* sequence, often of another performer.
 
 Both losses are means over samples of a per-sample loss, so averaging gradients over processes (DDP) gives
 the gradient of the loss on the whole global batch.
@@ -27,7 +30,7 @@ from torch import nn
 
 from ._utils import is_distributed, rank, world_size
 
-__all__ = ["MaskedFeatureLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "gather_no_grad"]
+__all__ = ["MaskedFeatureLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "NearestNeighbourSupport", "gather_no_grad"]
 
 
 class MaskedFeatureLoss(nn.Module):
@@ -41,10 +44,15 @@ class MaskedFeatureLoss(nn.Module):
         kind: ``"smooth_l1"``, ``"mse"`` or ``"cosine"``.
         beta: Huber threshold of ``smooth_l1``.
         normalize_target: Layer-normalise targets (no affine) before comparing.
+        center_target: Before that, subtract from each target token the mean over the batch's present persons
+            of the target at the same token position, so what is left to predict is what tells this sequence
+            apart, not what its position alone gives (the mean is per process in a distributed run).
     """
 
-    def __init__(self, kind: str = "smooth_l1", beta: float = 1.0, normalize_target: bool = True) -> None:
+    def __init__(self, kind: str = "smooth_l1", beta: float = 1.0, normalize_target: bool = True,
+                 center_target: bool = False) -> None:
         super().__init__()
+        self.center_target = bool(center_target)
         if kind not in ("smooth_l1", "mse", "cosine"):
             raise ValueError(f"kind: expected 'smooth_l1', 'mse' or 'cosine', got {kind!r}")
         if not beta > 0:
@@ -85,6 +93,9 @@ class MaskedFeatureLoss(nn.Module):
             )
         p = pred.float()
         t = target.detach().float()
+        if self.center_target:
+            pw = (present if present is not None else t.new_ones(n, m, dtype=torch.bool)).float()[..., None, None]
+            t = t - (t * pw).sum(0, keepdim=True) / pw.sum(0, keepdim=True).clamp_min(1.0)
         if self.normalize_target:
             t = F.layer_norm(t, (d,), eps=1e-6)
         if self.kind == "smooth_l1":
@@ -174,6 +185,69 @@ class GlobalLocalContrastiveLoss(nn.Module):
         return torch.stack(losses).mean()
 
 
+class NearestNeighbourSupport(nn.Module):
+    """A first-in first-out bank of past teacher keys that swaps each key for its nearest neighbour (NNCLR).
+
+    Calling it with this batch's keys returns, for every key, the most cosine-similar key in the bank (of a
+    *different* sample when ``ids`` are given, so a sequence's own key from an earlier epoch never stands in
+    for it), then adds the first view's keys to the bank. Keys with no eligible neighbour (empty bank) are
+    returned unchanged. The bank is a non-persistent buffer: it is not saved in checkpoints and refills within
+    ``size / batch`` steps of a resume.
+
+    Args:
+        size: Keys the bank holds.
+        dim: Width of a key.
+    """
+
+    def __init__(self, size: int, dim: int) -> None:
+        super().__init__()
+        if not (isinstance(size, int) and size >= 1):
+            raise ValueError(f"size: expected a positive int, got {size!r}")
+        self.size = size
+        self.register_buffer("bank", torch.zeros(size, dim), persistent=False)
+        self.register_buffer("bank_ids", torch.full((size,), -1, dtype=torch.long), persistent=False)
+        self.filled, self.ptr = 0, 0
+
+    @torch.no_grad()
+    def forward(self, keys: Sequence[torch.Tensor], ids: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Nearest-neighbour keys.
+
+        Args:
+            keys: Teacher projections per global view, ``(N, P)`` each.
+            ids: ``(N,)`` sample ids (e.g. data set indices), or ``None``.
+
+        Returns:
+            ``len(keys)`` tensors ``(N, P)``: unit-norm neighbours from the bank (or the key itself).
+        """
+        n = keys[0].shape[0]
+        if ids is not None and tuple(ids.shape) != (n,):
+            raise ValueError(f"ids: expected shape ({n},), got {tuple(ids.shape)}")
+        out = []
+        for k in keys:
+            k = F.normalize(k.float(), dim=-1)
+            if self.filled == 0:
+                out.append(k)
+                continue
+            bank = self.bank[: self.filled]
+            sim = k @ bank.T
+            if ids is not None:
+                sim = sim.masked_fill(ids[:, None] == self.bank_ids[None, : self.filled], float("-inf"))
+            best, j = sim.max(1)
+            out.append(torch.where(torch.isfinite(best)[:, None], bank[j], k))
+        self._push(gather_no_grad(F.normalize(keys[0].float(), dim=-1)),
+                   gather_no_grad(ids) if ids is not None else None)
+        return out
+
+    def _push(self, k: torch.Tensor, ids: torch.Tensor | None) -> None:
+        k = k[-self.size:]
+        ids = ids[-self.size:] if ids is not None else torch.full((k.shape[0],), -1, device=k.device)
+        rows = (self.ptr + torch.arange(k.shape[0], device=k.device)) % self.size
+        self.bank[rows] = k.to(self.bank.dtype)
+        self.bank_ids[rows] = ids.long()
+        self.ptr = (self.ptr + k.shape[0]) % self.size
+        self.filled = min(self.size, self.filled + k.shape[0])
+
+
 class SLiMLoss(nn.Module):
     """``mfm_weight * MFM + glcl_weight * GLCL``: the one place the pretraining loss is summed.
 
@@ -186,6 +260,7 @@ class SLiMLoss(nn.Module):
         temperature: GLCL temperature.
         mfm_kind: MFM per-token loss kind.
         mfm_normalize_target: Layer-normalise the MFM targets (see ``MaskedFeatureLoss``).
+        mfm_center_target: Centre the MFM targets per token position over the batch (see ``MaskedFeatureLoss``).
     """
 
     def __init__(
@@ -195,10 +270,12 @@ class SLiMLoss(nn.Module):
         temperature: float = 0.1,
         mfm_kind: str = "smooth_l1",
         mfm_normalize_target: bool = True,
+        mfm_center_target: bool = False,
     ) -> None:
         super().__init__()
         self.mfm_weight, self.glcl_weight = float(mfm_weight), float(glcl_weight)
-        self.mfm = MaskedFeatureLoss(mfm_kind, normalize_target=mfm_normalize_target)
+        self.mfm = MaskedFeatureLoss(mfm_kind, normalize_target=mfm_normalize_target,
+                                     center_target=mfm_center_target)
         self.glcl = GlobalLocalContrastiveLoss(temperature)
 
     def forward(

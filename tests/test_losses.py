@@ -213,3 +213,51 @@ def test_mfm_target_norm_and_loss_kind_come_from_the_config():
     assert SLiMConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="mfm_loss"):
         SLiMConfig.tiny(layout="ntu25", mfm_loss="l1")
+
+
+def test_nn_support_returns_the_nearest_key_of_another_sample():
+    from slimkit.losses import NearestNeighbourSupport
+
+    s = NearestNeighbourSupport(size=3, dim=2)
+    a, b = torch.tensor([[3.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    # empty bank: each key comes back unchanged, unit-norm; the first view's keys enter the bank
+    out = s([torch.cat([a, b]), torch.cat([b, a])], torch.tensor([0, 1]))
+    torch.testing.assert_close(out[0], torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    torch.testing.assert_close(out[1], torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+    assert s.filled == 2 and s.bank_ids.tolist()[:2] == [0, 1]
+    # sample 0 again, close to its own earlier key: its own key is excluded, so sample 1's key is its positive
+    q = torch.tensor([[1.0, 0.1]])
+    torch.testing.assert_close(s([q], torch.tensor([0]))[0], torch.tensor([[0.0, 1.0]]))
+    # without ids nothing is excluded: the nearest key is the one the same sample just added
+    torch.testing.assert_close(s([q], None)[0], F.normalize(q, dim=-1))
+    # first in, first out: the bank holds the last 3 keys; the oldest (id 0) was overwritten
+    assert s.filled == 3 and s.bank_ids.tolist() == [-1, 1, 0]
+    # a batch whose only candidates are its own ids keeps its keys
+    s2 = NearestNeighbourSupport(size=2, dim=2)
+    s2([a], torch.tensor([7]))
+    torch.testing.assert_close(s2([b], torch.tensor([7]))[0], torch.tensor([[0.0, 1.0]]))
+    with pytest.raises(ValueError, match="ids: expected shape"):
+        s2([a], torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="size: expected a positive int"):
+        NearestNeighbourSupport(0, 2)
+
+
+def test_mfm_center_target_removes_what_position_alone_predicts():
+    g = torch.Generator().manual_seed(0)
+    present = torch.tensor([[True, True], [True, False], [False, True]])
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    # a target that depends only on the token position: centring leaves nothing to predict
+    pos = torch.randn(1, 2, 5, 4, generator=g).expand(3, 2, 5, 4)
+    zero = torch.zeros(3, 2, 5, 4)
+    assert float(MaskedFeatureLoss("mse", normalize_target=False)(zero, pos, mask, present)) > 0.1
+    assert float(MaskedFeatureLoss("mse", normalize_target=False, center_target=True)(zero, pos, mask, present)) == 0
+    # reference: subtract the mean over present persons at each (person slot, position), then the usual loss
+    pred, target = torch.randn(3, 2, 5, 4, generator=g), torch.randn(3, 2, 5, 4, generator=g) * 2 + pos
+    w = present.float()[..., None, None]
+    centred = target - (target * w).sum(0, keepdim=True) / w.sum(0, keepdim=True)
+    got = MaskedFeatureLoss("smooth_l1", center_target=True)(pred, target, mask, present)
+    assert math.isclose(float(got), _ref_mfm(pred, centred, mask, present, "smooth_l1"), rel_tol=1e-5)
+    cfg = SLiMConfig.tiny(mfm_target_center=True)
+    assert SLiMPretrainModel(SLiMEncoder(cfg)).criterion.mfm.center_target
+    with pytest.raises(TypeError, match="mfm_target_center"):
+        SLiMConfig.tiny(mfm_target_center="yes")

@@ -143,3 +143,27 @@ def test_corpus_pretraining_runs_and_learns(tmp_path, rng):
     out = tr.fit()
     assert tr.global_step == 8 and np.isfinite(out["loss"])
     assert tr.encoder.embed(a[:2]).shape == (2, tr.encoder.embed_dim)
+
+
+def test_support_size_swaps_positives_for_neighbours_of_other_samples(rng):
+    """``support_size > 0``: the step fills a bank with the teacher keys of the sample ids it is given, and the
+    contrastive positives of later batches come from other samples' keys, which changes the loss."""
+    from slimkit.train import PretrainStep
+    from slimkit.transforms import PerSampleGenerator
+
+    x = torch.from_numpy(np.stack([random_walk(rng, 32, 20) for _ in range(6)]))[:, None]
+    lengths = torch.full((6,), 32)
+    losses = {}
+    for size in (0, 16):
+        torch.manual_seed(0)
+        cfg = SLiMConfig.tiny(layout="kinect20", max_persons=1, support_size=size)
+        step = PretrainStep(SLiMPretrainModel(SLiMEncoder(cfg)))
+        with torch.no_grad():
+            step.loss(x, lengths, PerSampleGenerator(torch.arange(6)), ids=torch.arange(6))
+            losses[size] = step.loss(x, lengths, PerSampleGenerator(torch.arange(6) + 6), ids=torch.arange(6))
+        if size:
+            assert step.support.filled == 12 and sorted(step.support.bank_ids[:12].tolist()) == sorted(2 * list(range(6)))
+    assert torch.isfinite(losses[16][0]) and not torch.allclose(losses[0][1]["glcl"], losses[16][1]["glcl"])
+    torch.testing.assert_close(losses[0][1]["mfm"], losses[16][1]["mfm"])
+    with pytest.raises(ValueError, match="support_size"):
+        SLiMConfig.tiny(support_size=-1)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..heads import ProjectionHead
-from ..losses import SLiMLoss
+from ..losses import NearestNeighbourSupport, SLiMLoss
 from ..model import SLiMEncoder
 from ..transforms import PerSampleGenerator, TemporalCrop, build_mask, token_motion
 
@@ -59,7 +59,8 @@ class SLiMPretrainModel(nn.Module):
         self.mfm_head = ProjectionHead(d, d, d)
         self.projector = ProjectionHead(encoder.embed_dim, 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
-        self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature, c.mfm_loss, c.mfm_target_norm)
+        self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature, c.mfm_loss, c.mfm_target_norm,
+                                  c.mfm_target_center)
 
     def heads(self) -> nn.ModuleDict:
         """The pretraining-only heads (``mfm_head``, ``projector``, ``predictor``) as one module (shared
@@ -217,6 +218,8 @@ class PretrainStep:
         self.global_crop = TemporalCrop(c.num_frames, c.global_crop_min, 1.0)
         self.local_crop = TemporalCrop(c.local_view_frames, c.local_crop_min, c.local_crop_max)
         self.masker = build_mask(c)
+        self.support = (NearestNeighbourSupport(c.support_size, c.proj_dim).to(next(model.parameters()).device)
+                        if c.support_size > 0 else None)
 
     @torch.no_grad()
     def views(self, x: torch.Tensor, lengths: torch.Tensor, generator: PerSampleGenerator) -> PretrainViews:
@@ -238,13 +241,19 @@ class PretrainStep:
                                      device=x.device, motion=motion))
         return PretrainViews(torch.cat(gv), torch.cat(masks), torch.cat(lv) if lv else None)
 
-    def loss(self, x: torch.Tensor, lengths: torch.Tensor,
-             generator: PerSampleGenerator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Views, teacher and student forwards: ``(total loss, {"mfm": ..., "glcl": ...})`` (parts detached)."""
+    def loss(self, x: torch.Tensor, lengths: torch.Tensor, generator: PerSampleGenerator,
+             ids: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Views, teacher and student forwards: ``(total loss, {"mfm": ..., "glcl": ...})`` (parts detached).
+
+        ``ids (N,)`` name the samples (data set indices) for ``config.support_size > 0``, so that a sequence's
+        own earlier key is never its nearest-neighbour positive; ignored otherwise.
+        """
         gv, mask, lv = self.views(x, lengths, generator)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             with torch.no_grad():
                 t_tokens, t_keys = self.teacher_fn(gv, self.config.num_global_views)
+                if self.support is not None:
+                    t_keys = self.support(t_keys, ids)
             return self.student_fn(gv, mask, lv, t_tokens, t_keys)
 
     def update_teacher(self, momentum: float) -> None:
@@ -261,14 +270,16 @@ class PretrainStep:
         momentum: float,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         grad_clip: float | None = None,
+        ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """A full training step: [`loss`][slimkit.train.PretrainStep.loss], backward, gradient clipping
         (``grad_clip``, when set and not 0), optimizer and scheduler step, then the EMA update with ``momentum``.
+        ``ids``: see [`loss`][slimkit.train.PretrainStep.loss].
 
         Returns:
             ``(total loss (detached), {"mfm": ..., "glcl": ...})``.
         """
-        loss, parts = self.loss(x, lengths, generator)
+        loss, parts = self.loss(x, lengths, generator, ids)
         loss.backward()
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)

@@ -415,7 +415,7 @@ class Trainer:
         gen = PerSampleGenerator(index + epoch * (1 << 32), seed=self.args.seed)
         loss, parts = run.step(x, lengths, gen, run.optimizer, scheduler=run.scheduler,
                                momentum=self._momentum(self.global_step, run.horizon),
-                               grad_clip=self.args.grad_clip)
+                               grad_clip=self.args.grad_clip, ids=index)
         self.global_step += 1
         run.log.add(loss, parts)
         run.bar.update(1)
