@@ -22,7 +22,7 @@ Models, each pretrained for the same steps and batch:
 and the floors: ``raw`` joint coordinates (the model's own preprocessing: centred, view-aligned, resampled to
 ``num_frames``, flattened) and ``random`` (a randomly initialised encoder).
 
-Every encoder is evaluated with both poolings (``time``: 4 time bins in order, the default of ``embed()``;
+Every encoder is evaluated with both poolings (``time``: 8 time bins in order, the default of ``embed()``;
 ``mean``: over all tokens) by kNN (cosine 1-NN of test among train embeddings) and a linear probe (MAMP's
 recipe on frozen centre-view features). Each figure is a mean +- std over ``--seeds``. *Time to quality*:
 the 1-thread CPU minutes of pretraining after which NW-UCLA kNN first passes the raw-coordinate floor
@@ -159,7 +159,8 @@ def train_mae(model: MAEPretrainer, train: list[np.ndarray], steps: int, batch_s
 def pretrain_slim(cfg: SLiMConfig, corpus: list, weights: list[float] | None, args: argparse.Namespace,
                   seed: int, out: Path, monitor: Split | None, floor: float | None) -> tuple[SLiMEncoder, dict]:
     """Pretrain with the Trainer; with a monitor, evaluate kNN every ``--eval-every`` steps (time to quality)."""
-    aug = default_augmentation(cfg.layout, mirror_p=args.mirror_p, bone_length=args.bone_length)
+    aug = default_augmentation(cfg.layout, rotation=args.rotation, scale=tuple(args.scale),
+                               limb_angle=args.limb_angle, mirror_p=args.mirror_p, bone_length=args.bone_length)
     spe = sum(len(c) for c in corpus) // args.batch_size
     tr = Trainer(cfg, corpus if len(corpus) > 1 else corpus[0], output_dir=out, batch_size=args.batch_size,
                  lr=args.lr, epochs=math.ceil(args.steps / spe), seed=seed, show_progress_bar=False,
@@ -211,6 +212,12 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides for the SLiM recipes (an ablation), e.g. mask_ratio=0.8")
     ap.add_argument("--mirror-p", type=float, default=0.5, help="probability of the left/right mirror augmentation")
+    ap.add_argument("--rotation", type=float, default=0.3,
+                    help="RandomRotation max_angle (radians, per axis) in the pretraining augmentation")
+    ap.add_argument("--scale", type=float, nargs=2, default=[0.9, 1.1], metavar=("MIN", "MAX"),
+                    help="RandomScale range in the pretraining augmentation (1 1: off)")
+    ap.add_argument("--limb-angle", type=float, default=0.15,
+                    help="RandomLimbPerturbation max_angle (radians) in the pretraining augmentation (0: off)")
     ap.add_argument("--bone-length", type=float, default=0.0,
                     help="RandomBoneLength max_change in the pretraining augmentation (0: off, the default)")
     ap.add_argument("--kg-weight", type=float, default=1.0,
@@ -247,7 +254,8 @@ def main() -> None:
         splits["transfer"] = splits["kg"]
     cfg = getattr(SLiMConfig, args.preset)(layout="kinect20", max_persons=1, view_align=not args.no_view_align)
     common = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-              "mirror_p": args.mirror_p, "kg_weight": args.kg_weight,
+              "mirror_p": args.mirror_p, "rotation": args.rotation, "scale": args.scale,
+              "limb_angle": args.limb_angle, "kg_weight": args.kg_weight,
               "bone_length": args.bone_length, "overrides": overrides, "machine": machine()}
     print(json.dumps({"figure": "setup", "config": cfg.to_dict(), **common}), flush=True)
 

@@ -1,7 +1,8 @@
 """Is the linear probe limited by the readout or by the representation? Readouts of saved encoders, compared.
 
 For each checkpoint folder given (e.g. the 600-step ``slim-ucla-s{0,1,2}/checkpoint-600`` folders written by
-``benchmarks/quality.py --out DIR``), on NW-UCLA cross-view (train views 1+2, test view 3), no retraining:
+``benchmarks/quality.py --out DIR``), on NW-UCLA cross-view (train views 1+2, test view 3) or, with
+``--protocol kg``, Kinder-Gator cross-subject, no retraining:
 
 * **pooling of the same token features**: 4 / 8 / 16 time bins, 8 bins + the token mean or max, 4 bins x
   body parts, 8 bins with a LayerNorm per bin;
@@ -29,7 +30,7 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality import UCLA, Split, machine, mean_std  # noqa: E402
+from benchmarks.quality import KG, UCLA, Split, machine, mean_std  # noqa: E402
 from slimkit import SLiMEncoder, load  # noqa: E402
 from slimkit.eval import knn_accuracy, linear_probe  # noqa: E402
 
@@ -68,13 +69,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint folders (config, model, teacher)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--protocol", choices=["ucla", "kg"], default="ucla",
+                    help="NW-UCLA cross-view (default) or Kinder-Gator cross-subject (as quality.py)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not UCLA.is_dir():
-        sys.exit("data not found: NW-UCLA under ../shared/data (see its README.md)")
-    ds = load(UCLA)
-    sp = Split("NW-UCLA cross-view", ds.subset("train"), ds.subset("test"))
+    root, title = (UCLA, "NW-UCLA cross-view") if args.protocol == "ucla" else (KG, "Kinder-Gator cross-subject")
+    if not root.is_dir():
+        sys.exit(f"data not found: {root} (see ../shared/data/README.md)")
+    ds = load(root)
+    sp = Split(title, ds.subset("train"), ds.subset("test"))
     res: dict[tuple[str, str], list[float]] = defaultdict(list)
 
     def record(ckpt: Path, name: str, metric: str, value: float) -> None:
