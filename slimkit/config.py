@@ -53,6 +53,9 @@ class SLiMConfig:
         mfm_weight, glcl_weight: Weights of the masked feature modeling and global-local contrastive losses.
         mfm_loss: Per-token MFM loss: ``"smooth_l1"`` (default), ``"mse"`` or ``"cosine"``.
         mfm_target_norm: Layer-normalise the teacher's token features before MFM compares them (default).
+        mfm_target_layers: ``0`` (default): the MFM target is the teacher's output tokens. ``K > 0``: the mean of
+            the last ``K`` blocks' outputs, each layer-normalised (data2vec's target), ``K <= depth``.
+        mfm_head_blocks: Transformer blocks of the MFM prediction head before its MLP (default 0: MLP only).
         mfm_target_center: Before that, subtract the batch mean of the teacher's features at each token
             position, so MFM cannot be solved from a token's position alone (off by default).
         temperature: Temperature of the contrastive loss.
@@ -101,6 +104,8 @@ class SLiMConfig:
     mfm_loss: str = "smooth_l1"
     mfm_target_norm: bool = True
     mfm_target_center: bool = False
+    mfm_target_layers: int = 0
+    mfm_head_blocks: int = 0
     temperature: float = 0.1
     proj_dim: int = 128
     support_size: int = 0
@@ -218,6 +223,9 @@ class SLiMConfig:
         need(isinstance(self.mfm_target_center, bool),
              f"mfm_target_center: expected True or False, got {self.mfm_target_center!r}")
         need(self.temperature > 0, f"temperature: expected > 0, got {self.temperature}")
+        need(0 <= self.mfm_target_layers <= self.depth,
+             f"mfm_target_layers: expected 0..depth={self.depth}, got {self.mfm_target_layers}")
+        need(self.mfm_head_blocks >= 0, f"mfm_head_blocks: expected >= 0, got {self.mfm_head_blocks}")
         need(self.support_size >= 0, f"support_size: expected >= 0, got {self.support_size}")
         need(self.num_global_views >= 1, f"num_global_views: expected >= 1, got {self.num_global_views}")
         need(self.num_local_views >= 0, f"num_local_views: expected >= 0, got {self.num_local_views}")
@@ -256,6 +264,7 @@ _UPPER_BOUNDS: dict[str, float] = {
     "tube_len": 100_000,
     "proj_dim": 65536,
     "support_size": 1_000_000,
+    "mfm_head_blocks": 64,
     "num_global_views": 64,
     "num_local_views": 64,
     "local_frames": 100_000,

@@ -208,6 +208,22 @@ class SLiMEncoder(
         Returns:
             ``(N, M, L, D)`` features after the final norm; zeros for absent persons.
         """
+        return self.forward_layers(x, mask)[0]
+
+    def forward_layers(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                       last: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """[`forward`][slimkit.model.SLiMEncoder.forward], plus the raw outputs of the last ``last`` blocks.
+
+        Args:
+            x, mask: As for ``forward``.
+            last: How many of the last blocks' outputs (before the final norm) to return, ``0..depth``.
+
+        Returns:
+            ``(tokens, layers)``: ``forward``'s ``(N, M, L, D)`` and a list of ``last`` tensors ``(N, M, L, D)``,
+            deepest last; zeros for absent persons.
+        """
+        if not (isinstance(last, int) and 0 <= last <= len(self.blocks)):
+            raise ValueError(f"last: expected an int in [0, {len(self.blocks)}], got {last!r}")
         self._check_input(x)
         n, m, t = x.shape[:3]
         present = self.persons_present(x)
@@ -226,12 +242,18 @@ class SLiMEncoder(
             mb = mask.flatten(0, 1)[flat].view(-1, p, self.num_groups, 1)
             tok = torch.where(mb, self.mask_token.to(tok.dtype)[:, None], tok)
         h = (tok + self._positions(p)).flatten(1, 2)
-        for blk in self.blocks:
+        kept = []
+        for i, blk in enumerate(self.blocks):
             h = blk(h)
-        h = self.norm(h)
-        out = h.new_zeros(n * m, length, h.shape[-1])
-        out[flat] = h
-        return out.view(n, m, length, -1)
+            if i >= len(self.blocks) - last:
+                kept.append(h)
+        kept.insert(0, self.norm(h))
+        outs = []
+        for k in kept:
+            out = k.new_zeros(n * m, length, k.shape[-1])
+            out[flat] = k
+            outs.append(out.view(n, m, length, -1))
+        return outs[0], outs[1:]
 
     def pool(self, tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """Pool token features per ``config.pooling``, then average over present persons.

@@ -261,3 +261,55 @@ def test_mfm_center_target_removes_what_position_alone_predicts():
     assert SLiMPretrainModel(SLiMEncoder(cfg)).criterion.mfm.center_target
     with pytest.raises(TypeError, match="mfm_target_center"):
         SLiMConfig.tiny(mfm_target_center="yes")
+
+
+def test_mfm_target_layers_and_head_blocks():
+    """``mfm_target_layers=K``: the teacher's MFM target is the mean of its last K blocks' layer-normalised
+    outputs (its keys still come from the output tokens); ``mfm_head_blocks``: Transformer blocks before the
+    MFM head, stored with the heads."""
+    from slimkit.train import EMATeacher
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 32, 20, 3)
+    x[1, 0] = float("nan")  # an absent person gets zero tokens in every layer
+    x = torch.cat([x, torch.randn(3, 1, 32, 20, 3)], 1)
+    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", max_persons=2)).eval()
+    tokens, layers = enc.forward_layers(x, last=2)
+    torch.testing.assert_close(tokens, enc(x))
+    assert len(layers) == 2 and enc.forward_layers(x)[1] == []
+    present = enc.persons_present(x)
+    torch.testing.assert_close(enc.norm(layers[-1])[present], tokens[present])
+    assert float(layers[0][1, 0].abs().sum()) == 0
+    with pytest.raises(ValueError, match="last"):
+        enc.forward_layers(x, last=3)
+
+    cfg = SLiMConfig.tiny(layout="kinect20", max_persons=2, mfm_target_layers=2, mfm_head_blocks=1)
+    student = SLiMPretrainModel(SLiMEncoder(cfg))
+    teacher = EMATeacher(student)
+    target, keys = teacher(x, 1)
+    _, layers = teacher.encoder.forward_layers(x, last=2)
+    torch.testing.assert_close(target, (F.layer_norm(layers[0], (64,)) + F.layer_norm(layers[1], (64,))) / 2)
+    torch.testing.assert_close(keys[0], teacher.projector(teacher.encoder.encode(x)))
+    assert "mfm_blocks" in student.heads() and len(student.mfm_blocks) == 1
+    assert "mfm_blocks" not in SLiMPretrainModel(SLiMEncoder(SLiMConfig.tiny())).heads()
+    pred = student.predict_masked(teacher.encoder(x))
+    assert pred.shape == target.shape and torch.isfinite(pred).all()
+    with pytest.raises(ValueError, match="mfm_target_layers"):
+        SLiMConfig.tiny(mfm_target_layers=3)
+
+
+def test_mfm_head_blocks_round_trip_through_a_checkpoint(tmp_path):
+    from slimkit.train import EMATeacher, make_optimizer
+    from slimkit.train.checkpoint import load_checkpoint, save_checkpoint
+
+    def build(seed):
+        torch.manual_seed(seed)
+        m = SLiMPretrainModel(SLiMEncoder(SLiMConfig.tiny(mfm_head_blocks=1)))
+        opt = make_optimizer(m, lr=1e-3, weight_decay=0.05)
+        return m, EMATeacher(m), opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+    a, b = build(0), build(1)
+    path = save_checkpoint(tmp_path, 1, *a, trainer_state={"global_step": 1})
+    load_checkpoint(path, *b)
+    for x, y in zip(a[0].mfm_blocks.parameters(), b[0].mfm_blocks.parameters(), strict=True):
+        assert torch.equal(x, y)

@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..heads import ProjectionHead
 from ..losses import NearestNeighbourSupport, SLiMLoss
-from ..model import SLiMEncoder
+from ..model import Block, SLiMEncoder
 from ..transforms import PerSampleGenerator, TemporalCrop, build_mask, token_motion
 
 __all__ = ["PretrainStep", "PretrainViews", "SLiMPretrainModel", "EMATeacher", "ema_update", "make_optimizer"]
@@ -56,6 +57,7 @@ class SLiMPretrainModel(nn.Module):
         c = encoder.config
         d = c.dim
         self.encoder = encoder
+        self.mfm_blocks = nn.ModuleList(Block(d, c.heads, c.mlp_ratio) for _ in range(c.mfm_head_blocks))
         self.mfm_head = ProjectionHead(d, d, d)
         self.projector = ProjectionHead(encoder.embed_dim, 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
@@ -64,8 +66,21 @@ class SLiMPretrainModel(nn.Module):
 
     def heads(self) -> nn.ModuleDict:
         """The pretraining-only heads (``mfm_head``, ``projector``, ``predictor``) as one module (shared
-        parameters), as checkpoints store them."""
-        return nn.ModuleDict({"mfm_head": self.mfm_head, "projector": self.projector, "predictor": self.predictor})
+        parameters), as checkpoints store them; ``mfm_blocks`` too when ``config.mfm_head_blocks > 0``."""
+        heads = {"mfm_head": self.mfm_head, "projector": self.projector, "predictor": self.predictor}
+        if len(self.mfm_blocks):
+            heads["mfm_blocks"] = self.mfm_blocks
+        return nn.ModuleDict(heads)
+
+    def predict_masked(self, tokens: torch.Tensor) -> torch.Tensor:
+        """MFM predictions ``(N, M, L, D)`` from the student's masked-view tokens ``(N, M, L, D)``."""
+        if len(self.mfm_blocks):
+            n, m, length, d = tokens.shape
+            h = tokens.reshape(n * m, length, d)
+            for blk in self.mfm_blocks:
+                h = blk(h)
+            tokens = h.view(n, m, length, d)
+        return self.mfm_head(tokens)
 
     def forward(
         self,
@@ -97,7 +112,7 @@ class SLiMPretrainModel(nn.Module):
         masked_tokens = None
         if c.mfm_weight > 0 or c.contrast_view == "masked":
             masked_tokens = self.encoder(global_views, mask)
-        pred = self.mfm_head(masked_tokens) if c.mfm_weight > 0 else None
+        pred = self.predict_masked(masked_tokens) if c.mfm_weight > 0 else None
         queries = None
         if c.glcl_weight > 0:
             if c.contrast_view == "masked":
@@ -147,9 +162,14 @@ class EMATeacher(nn.Module):
         self.eval()
 
     def forward(self, global_views: torch.Tensor, num_views: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Token features ``(G*N, M, L, D)`` of the unmasked global views and ``G`` projections ``(N, P)``."""
-        tokens = self.encoder(global_views)
+        """MFM targets ``(G*N, M, L, D)`` of the unmasked global views and ``G`` projections ``(N, P)``.
+
+        The targets are the output tokens, or with ``config.mfm_target_layers = K > 0`` the mean of the last
+        ``K`` blocks' layer-normalised outputs."""
+        tokens, layers = self.encoder.forward_layers(global_views, last=self.encoder.config.mfm_target_layers)
         keys = self.projector(self.encoder.pool(tokens, self.encoder.persons_present(global_views)))
+        if layers:
+            tokens = torch.stack([F.layer_norm(h, h.shape[-1:]) for h in layers]).mean(0)
         return tokens, list(keys.chunk(num_views))
 
     def update(self, student: SLiMPretrainModel, momentum: float) -> None:
