@@ -22,8 +22,8 @@ Models, each pretrained for the same steps and batch:
 and the floors: ``raw`` joint coordinates (the model's own preprocessing: centred, view-aligned, resampled to
 ``num_frames``, flattened) and ``random`` (a randomly initialised encoder).
 
-Every encoder is evaluated with both poolings (``time``: 8 time bins in order, the default of ``embed()``;
-``mean``: over all tokens) by kNN (cosine 1-NN of test among train embeddings) and a linear probe (MAMP's
+Every encoder is evaluated with three poolings (``time``: 8 time bins in order, the default of ``embed()``;
+``time_max``: those bins and the max over all tokens; ``mean``: over all tokens) by kNN (cosine 1-NN of test among train embeddings) and a linear probe (MAMP's
 recipe on frozen centre-view features). Each figure is a mean +- std over ``--seeds``. *Time to quality*:
 the 1-thread CPU minutes of pretraining after which NW-UCLA kNN first passes the raw-coordinate floor
 (checked every ``--eval-every`` steps; the run is the same as one uninterrupted run because ``fit()`` with
@@ -66,7 +66,7 @@ UCLA = DATA / "nw-ucla" / "all_sqe"
 KG = DATA / "kinder-gator"
 RECIPES = {
     "slim": {},
-    "slim_paper": {"contrast_view": "masked", "pooling": "mean", "num_local_views": 2, "mask_ratio": 0.6},
+    "slim_paper": {"contrast_view": "masked", "pooling": "mean", "contrast_pooling": "mean", "num_local_views": 2, "mask_ratio": 0.6},
 }
 LABELS = {
     "raw": "raw coordinates",
@@ -317,7 +317,7 @@ def main() -> None:
                             monitor, floors.get("ucla"))
                 enc, info = pretrained[key]
                 extra = {k: v for k, v in info.items() if k in ("cpu_min", "passed_floor")}
-                for pooling in ("time", "mean"):
+                for pooling in ("time", "time_max", "mean"):
                     res = scores(embed_with(enc, pooling, sp.xtr), embed_with(enc, pooling, sp.xte), sp,
                                  linear=not args.no_linear)
                     report(protocol, model, seed, pooling, res, extra)
@@ -339,7 +339,7 @@ def print_tables(rows: list[dict], protocols: dict[str, str], models: list[str])
         print("| model | pooling / preprocessing | kNN top-1 (%) | linear top-1 (%) | seeds | pretrain CPU min |")
         print("|---|---|---|---|---|---|")
         for model in models:
-            for pooling in ("view-aligned", "camera frame", "time", "mean"):
+            for pooling in ("view-aligned", "camera frame", "time", "time_max", "mean"):
                 sel = [r for r in rows if r.get("figure") == "quality" and r["protocol"] == protocol
                        and r["model"] == model and r["pooling"] == pooling]
                 if not sel:

@@ -52,6 +52,11 @@ def readouts(enc: SLiMEncoder, tok: torch.Tensor) -> dict[str, torch.Tensor]:
     out = {f"{b} time bins": F.adaptive_avg_pool1d(patch_mean, b).transpose(1, 2).reshape(n, -1) for b in (4, 8, 16)}
     out["8 bins + token mean"] = torch.cat([out["8 time bins"], tok.mean(1)], 1)
     out["8 bins + token max"] = torch.cat([out["8 time bins"], tok.amax(1)], 1)
+    patch_max = per_patch.amax(2).transpose(1, 2)  # (N, D, P)
+    for b in (2, 8):
+        out[f"8 bins + max of {b} time bins"] = torch.cat(
+            [out["8 time bins"], F.adaptive_max_pool1d(patch_max, b).transpose(1, 2).reshape(n, -1)], 1)
+    out["8 bins + token max + token std"] = torch.cat([out["8 bins + token max"], tok.std(1)], 1)
     out["4 bins x body parts"] = F.adaptive_avg_pool2d(per_patch.permute(0, 3, 1, 2), (4, g)).reshape(n, -1)
     out["8 bins, LayerNorm per bin"] = F.layer_norm(out["8 time bins"].view(n, 8, d), (d,)).reshape(n, -1)
     return out

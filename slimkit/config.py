@@ -16,6 +16,8 @@ from typing import Any
 
 __all__ = ["SLiMConfig"]
 
+POOLINGS = ("time", "mean", "time_max")
+
 
 @dataclass
 class SLiMConfig:
@@ -39,9 +41,12 @@ class SLiMConfig:
         pooling: How ``embed()`` pools token features into one vector. ``"time"`` (default): the tokens of each
             of ``time_bins`` equal time bins are averaged over body parts and patches, and the bins are
             concatenated in time order, so the embedding keeps the order of events ("sit down" differs from
-            "stand up"); width ``dim * time_bins``. ``"mean"``: the mean over all tokens (width ``dim``;
-            order-blind). A ``config.json`` written before this field existed loads with ``"mean"``, the
+            "stand up"); width ``dim * time_bins``. ``"time_max"``: those bins followed by the maximum of every
+            feature over all tokens (width ``dim * (time_bins + 1)``). ``"mean"``: the mean over all tokens
+            (width ``dim``; order-blind). A ``config.json`` written before this field existed loads with ``"mean"``, the
             pooling its weights were trained with.
+        contrast_pooling: The pooling the contrastive head sees in pretraining (``"time"`` by default,
+            ``"mean"`` in the paper-faithful variant); ``pooling`` only decides what ``embed()`` returns.
         time_bins: Number of time bins of ``pooling="time"``; fixed, so the width does not grow with
             ``num_frames`` and views of any length pool to the same width.
 
@@ -67,7 +72,7 @@ class SLiMConfig:
         The defaults (clean-view queries, time-ordered pooling, MFM at mask ratio 0.9, no local views) follow
         measurements on NW-UCLA at CPU scale (``benchmarks/RESULTS.md``): local views and the mask ratio were
         neutral there, and no local views halve the step cost. The paper's variant is
-        ``contrast_view="masked", pooling="mean", num_local_views=2, mask_ratio=0.6``.
+        ``contrast_view="masked", pooling="mean", contrast_pooling="mean", num_local_views=2, mask_ratio=0.6``.
         contrast_view: Where the contrastive queries come from. ``"clean"`` (default, measured better): an
             unmasked student forward of the global views (the masked view only feeds MFM), at the cost of one
             more student forward per step. ``"masked"``: the paper-faithful variant, queries pooled from the
@@ -92,6 +97,7 @@ class SLiMConfig:
     normalize_scale: bool = False
     min_score: float = 0.0
     pooling: str = "time"
+    contrast_pooling: str = "time"
     time_bins: int = 8
     # pretraining
     mask_ratio: float = 0.9
@@ -151,7 +157,9 @@ class SLiMConfig:
             raise TypeError(f"config must be a dict, got {type(d).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if "pooling" not in d:  # written before pooling was a field: those weights were trained mean-pooled
-            d = {**d, "pooling": "mean"}
+            d = {**d, "pooling": "mean", "contrast_pooling": d.get("contrast_pooling", "mean")}
+        if "contrast_pooling" not in d:  # written before it was a field: the head pooled like the embedding
+            d = {**d, "contrast_pooling": d["pooling"]}
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"config has unknown keys {unknown}; known keys: {sorted(fields)}")
@@ -199,7 +207,9 @@ class SLiMConfig:
         )
         need(self.token_groups in ("part", "joint"),
              f"token_groups: expected 'part' or 'joint', got {self.token_groups!r}")
-        need(self.pooling in ("time", "mean"), f"pooling: expected 'time' or 'mean', got {self.pooling!r}")
+        for key in ("pooling", "contrast_pooling"):
+            need(getattr(self, key) in POOLINGS,
+                 f"{key}: expected 'time', 'mean' or 'time_max', got {getattr(self, key)!r}")
         need(self.time_bins >= 1, f"time_bins: expected >= 1, got {self.time_bins}")
         need(self.contrast_view in ("clean", "masked"),
              f"contrast_view: expected 'clean' or 'masked', got {self.contrast_view!r}")
@@ -236,8 +246,13 @@ class SLiMConfig:
 
     @property
     def embed_dim(self) -> int:
-        """Width of the pooled embedding: ``dim * time_bins`` for ``pooling="time"``, else ``dim``."""
-        return self.dim * self.time_bins if self.pooling == "time" else self.dim
+        """Width of the embedding: ``pooled_dim(pooling)``."""
+        return self.pooled_dim(self.pooling)
+
+    def pooled_dim(self, pooling: str) -> int:
+        """Width of ``pooling``: ``dim * time_bins`` for ``"time"``, ``dim * (time_bins + 1)`` for
+        ``"time_max"``, ``dim`` for ``"mean"``."""
+        return {"time": self.dim * self.time_bins, "time_max": self.dim * (self.time_bins + 1)}.get(pooling, self.dim)
 
     @property
     def num_patches(self) -> int:

@@ -138,8 +138,9 @@ def save_folder(save_directory: str | os.PathLike, config: dict[str, Any], state
 
 
 def _pooling_text(config: SLiMConfig) -> str:
-    if config.pooling == "time":
-        return f"tokens averaged within {config.time_bins} time bins, concatenated in time order"
+    if config.pooling in ("time", "time_max"):
+        text = f"tokens averaged within {config.time_bins} time bins, concatenated in time order"
+        return text + (", then the maximum of each feature over all tokens" if config.pooling == "time_max" else "")
     return "mean over all tokens"
 
 

@@ -255,23 +255,26 @@ class SLiMEncoder(
             outs.append(out.view(n, m, length, -1))
         return outs[0], outs[1:]
 
-    def pool(self, tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """Pool token features per ``config.pooling``, then average over present persons.
+    def pool(self, tokens: torch.Tensor, present: torch.Tensor, pooling: str | None = None) -> torch.Tensor:
+        """Pool token features per ``pooling`` (default ``config.pooling``), then average over present persons.
 
         Args:
             tokens: ``(N, M, L, D)`` token features, time-major (``L = patches * groups``).
             present: ``(N, M)`` bool, persons that exist.
 
         Returns:
-            ``(N, embed_dim)``.
+            ``(N, config.pooled_dim(pooling))``.
         """
+        pooling = self.config.pooling if pooling is None else pooling
         n, m, length, d = tokens.shape
-        if self.config.pooling == "mean":
+        if pooling == "mean":
             per_person = tokens.mean(2)
         else:
             per_patch = tokens.view(n * m, length // self.num_groups, self.num_groups, d).mean(2)
             bins = F.adaptive_avg_pool1d(per_patch.transpose(1, 2), self.config.time_bins)  # (N*M, D, B)
             per_person = bins.transpose(1, 2).reshape(n, m, -1)
+            if pooling == "time_max":
+                per_person = torch.cat([per_person, tokens.amax(2)], -1)
         w = present.to(per_person.dtype)[..., None]
         return (per_person * w).sum(1) / w.sum(1).clamp_min(1.0)
 

@@ -167,3 +167,39 @@ def test_support_size_swaps_positives_for_neighbours_of_other_samples(rng):
     torch.testing.assert_close(losses[0][1]["mfm"], losses[16][1]["mfm"])
     with pytest.raises(ValueError, match="support_size"):
         SLiMConfig.tiny(support_size=-1)
+
+
+def test_time_max_pooling_is_the_time_bins_then_the_token_max(rng):
+    torch.manual_seed(0)
+    e = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", pooling="time_max")).eval()
+    assert e.embed_dim == e.config.dim * (e.config.time_bins + 1)
+    seq = random_walk(rng, 30, 20)
+    tok = torch.as_tensor(e.embed(seq, output_value="tokens", normalize=False))
+    z = e.embed(seq, normalize=False)
+    e.config.pooling = "time"
+    bins = e.embed(seq, normalize=False)
+    np.testing.assert_allclose(z[0, : bins.shape[1]], bins[0], atol=1e-6)
+    np.testing.assert_allclose(z[0, bins.shape[1]:], tok[0, 0].amax(0).numpy(), atol=1e-6)
+
+
+def test_contrast_pooling_is_what_the_head_sees_and_old_configs_keep_theirs(rng):
+    """``pooling`` decides what ``embed()`` returns; ``contrast_pooling`` what the contrastive head pools in
+    pretraining. A config.json without ``contrast_pooling`` trained its head with its embedding's pooling."""
+    from slimkit.train import EMATeacher
+
+    torch.manual_seed(0)
+    cfg = SLiMConfig.tiny(layout="kinect20", max_persons=1, pooling="time_max", contrast_pooling="mean")
+    model = SLiMPretrainModel(SLiMEncoder(cfg))
+    assert model.encoder.embed_dim == 9 * 64 and model.projector.fc1.in_features == 64
+    x = torch.from_numpy(np.stack([random_walk(rng, 32, 20) for _ in range(3)]))[:, None]
+    _, keys = EMATeacher(model)(x, 1)
+    enc = model.encoder
+    torch.testing.assert_close(keys[0], model.projector(enc(x).mean(2)[:, 0]))
+    d = SLiMConfig.tiny(pooling="time").to_dict()
+    del d["contrast_pooling"]
+    assert SLiMConfig.from_dict(d).contrast_pooling == "time"
+    del d["pooling"]
+    c = SLiMConfig.from_dict(d)
+    assert (c.pooling, c.contrast_pooling) == ("mean", "mean")
+    with pytest.raises(ValueError, match="contrast_pooling"):
+        SLiMConfig.tiny(contrast_pooling="max")

@@ -59,7 +59,7 @@ class SLiMPretrainModel(nn.Module):
         self.encoder = encoder
         self.mfm_blocks = nn.ModuleList(Block(d, c.heads, c.mlp_ratio) for _ in range(c.mfm_head_blocks))
         self.mfm_head = ProjectionHead(d, d, d)
-        self.projector = ProjectionHead(encoder.embed_dim, 2 * d, c.proj_dim)
+        self.projector = ProjectionHead(c.pooled_dim(c.contrast_pooling), 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
         self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature, c.mfm_loss, c.mfm_target_norm,
                                   c.mfm_target_center)
@@ -94,7 +94,7 @@ class SLiMPretrainModel(nn.Module):
 
         The masked global views feed masked feature modeling. The contrastive queries come from an unmasked
         forward of the same global views (``config.contrast_view="clean"``) or, paper-faithfully, from the
-        masked forward (``"masked"``), plus the local views; both are pooled with the encoder's pooling
+        masked forward (``"masked"``), plus the local views; both are pooled with ``config.contrast_pooling``
         (time-ordered by default). A loss of weight 0 is not computed, nor the forwards only it needs.
 
         Args:
@@ -115,12 +115,13 @@ class SLiMPretrainModel(nn.Module):
         pred = self.predict_masked(masked_tokens) if c.mfm_weight > 0 else None
         queries = None
         if c.glcl_weight > 0:
+            enc, how = self.encoder, c.contrast_pooling
             if c.contrast_view == "masked":
-                pooled = [self.encoder.pool(masked_tokens, present)]
+                pooled = [enc.pool(masked_tokens, present, how)]
             else:
-                pooled = [self.encoder.encode(global_views)]
+                pooled = [enc.pool(enc(global_views), present, how)]
             if local_views is not None:
-                pooled.append(self.encoder.encode(local_views))
+                pooled.append(enc.pool(enc(local_views), enc.persons_present(local_views), how))
             q = self.predictor(self.projector(torch.cat(pooled)))
             queries = list(q.chunk(q.shape[0] // teacher_keys[0].shape[0]))
         return self.criterion(pred, teacher_tokens, mask, present, queries, teacher_keys)
@@ -167,7 +168,8 @@ class EMATeacher(nn.Module):
         The targets are the output tokens, or with ``config.mfm_target_layers = K > 0`` the mean of the last
         ``K`` blocks' layer-normalised outputs."""
         tokens, layers = self.encoder.forward_layers(global_views, last=self.encoder.config.mfm_target_layers)
-        keys = self.projector(self.encoder.pool(tokens, self.encoder.persons_present(global_views)))
+        keys = self.projector(self.encoder.pool(tokens, self.encoder.persons_present(global_views),
+                                                self.encoder.config.contrast_pooling))
         if layers:
             tokens = torch.stack([F.layer_norm(h, h.shape[-1:]) for h in layers]).mean(0)
         return tokens, list(keys.chunk(num_views))
