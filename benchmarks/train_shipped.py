@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mirror-p", type=float, default=0.5)
-    ap.add_argument("--bone-length", type=float, default=0.0, help="RandomBoneLength max_change (0: off)")
+    ap.add_argument("--bone-length", type=float, default=0.2, help="RandomBoneLength max_change (default 0.2; 0: off)")
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     ap.add_argument("--results", default=None, help="JSON file: card results {name: value} measured elsewhere")
@@ -99,10 +99,13 @@ def main() -> None:
         enc.card_info["protocol"] = info.get("protocol", "")
     enc.card_info["notes"] = (
         f"Pretrained with `python benchmarks/train_shipped.py --steps {args.steps} --seed {args.seed}"
-        + (f" --bone-length {args.bone_length:g}" if args.bone_length else "") + "` "
+        + (f" --bone-length {args.bone_length:g}" if args.bone_length != 0.2 else "")
+        + (f" --set {' '.join(args.set)}" if args.set else "") + "` "
         + f"({tr.global_step} steps x batch {args.batch_size}, AdamW lr {args.lr:g}, default recipe: contrastive "
-        f"queries from clean global views, time-ordered pooling ({cfg.time_bins} bins), semantic tube masking "
-        f"for MFM, mirror p {args.mirror_p}, bone-length change {args.bone_length:g}); {cpu / 60:.1f} CPU "
+        f"queries from clean global views, pooling '{cfg.pooling}' ({cfg.time_bins} time bins"
+        + (" + the token max" if cfg.pooling == "time_max" else "") + f"), semantic tube masking for MFM"
+        f"{' on batch-centred targets' if cfg.mfm_target_center else ''}, drop path {cfg.drop_path:g}, "
+        f"mirror p {args.mirror_p}, bone-length change {args.bone_length:g}); {cpu / 60:.1f} CPU "
         "minutes. This model has seen every sequence "
         "of the sets above (without labels): judge it on data it has not seen."
     )

@@ -38,15 +38,18 @@ class SLiMConfig:
         view_align: Rotate 3-D skeletons so the spine points up (+y) and the shoulders along +x.
         normalize_scale: Divide coordinates by their RMS distance from the centre (use it for pixel input).
         min_score: Score threshold for (x, y, score) input.
-        pooling: How ``embed()`` pools token features into one vector. ``"time"`` (default): the tokens of each
-            of ``time_bins`` equal time bins are averaged over body parts and patches, and the bins are
-            concatenated in time order, so the embedding keeps the order of events ("sit down" differs from
-            "stand up"); width ``dim * time_bins``. ``"time_max"``: those bins followed by the maximum of every
-            feature over all tokens (width ``dim * (time_bins + 1)``). ``"mean"``: the mean over all tokens
-            (width ``dim``; order-blind). A ``config.json`` written before this field existed loads with ``"mean"``, the
-            pooling its weights were trained with.
-        contrast_pooling: The pooling the contrastive head sees in pretraining (``"time"`` by default,
-            ``"mean"`` in the paper-faithful variant); ``pooling`` only decides what ``embed()`` returns.
+        pooling: How ``embed()`` pools token features into one vector. ``"time"``: the tokens of each of
+            ``time_bins`` equal time bins are averaged over body parts and patches, and the bins are concatenated
+            in time order, so the embedding keeps the order of events ("sit down" differs from "stand up");
+            width ``dim * time_bins``. ``"time_max"`` (default): those bins followed by the maximum of every
+            feature over all tokens, which keeps the peaks that tell fine-grained motions apart ("jump" from
+            "jump as high as you can"); width ``dim * (time_bins + 1)``. ``"mean"``: the mean over all tokens
+            (width ``dim``; order-blind). A ``config.json`` written before this field existed loads with
+            ``"mean"``, the pooling its weights were trained with; one written before ``"time_max"`` keeps the
+            pooling it names.
+        contrast_pooling: The pooling the contrastive head sees in pretraining (default ``"time_max"``,
+            ``"mean"`` in the paper-faithful variant); ``pooling`` only decides what ``embed()`` returns. A
+            ``config.json`` without this field trained its head with its ``pooling``.
         time_bins: Number of time bins of ``pooling="time"``; fixed, so the width does not grow with
             ``num_frames`` and views of any length pool to the same width.
 
@@ -62,16 +65,17 @@ class SLiMConfig:
             the last ``K`` blocks' outputs, each layer-normalised (data2vec's target), ``K <= depth``.
         mfm_head_blocks: Transformer blocks of the MFM prediction head before its MLP (default 0: MLP only).
         mfm_target_center: Before that, subtract the batch mean of the teacher's features at each token
-            position, so MFM cannot be solved from a token's position alone (off by default).
+            position, so MFM cannot be solved from a token's position alone (default).
         temperature: Temperature of the contrastive loss.
         proj_dim: Width of the contrastive projection head's output.
         support_size: ``0`` (default): the positive of a sequence is the teacher key of its other global view.
             ``> 0``: that key is swapped for its nearest neighbour among the last ``support_size`` keys of
             other sequences (NNCLR; [`NearestNeighbourSupport`][slimkit.losses.NearestNeighbourSupport]).
         num_global_views, num_local_views: Temporal views per sequence.
-        The defaults (clean-view queries, time-ordered pooling, MFM at mask ratio 0.9, no local views) follow
-        measurements on NW-UCLA at CPU scale (``benchmarks/RESULTS.md``): local views and the mask ratio were
-        neutral there, and no local views halve the step cost. The paper's variant is
+        The defaults (clean-view queries, time-ordered pooling with the token max, MFM at mask ratio 0.9 on
+        batch-centred targets, drop path 0.1, no local views) follow measurements on NW-UCLA and Kinder-Gator
+        at CPU scale (``benchmarks/RESULTS.md``): local views and the mask ratio were neutral there, and no
+        local views halve the step cost. The paper's variant is
         ``contrast_view="masked", pooling="mean", contrast_pooling="mean", num_local_views=2, mask_ratio=0.6``.
         contrast_view: Where the contrastive queries come from. ``"clean"`` (default, measured better): an
             unmasked student forward of the global views (the masked view only feeds MFM), at the cost of one
@@ -91,13 +95,13 @@ class SLiMConfig:
     depth: int = 8
     heads: int = 8
     mlp_ratio: float = 4.0
-    drop_path: float = 0.0
+    drop_path: float = 0.1
     center: bool = True
     view_align: bool = False
     normalize_scale: bool = False
     min_score: float = 0.0
-    pooling: str = "time"
-    contrast_pooling: str = "time"
+    pooling: str = "time_max"
+    contrast_pooling: str = "time_max"
     time_bins: int = 8
     # pretraining
     mask_ratio: float = 0.9
@@ -109,7 +113,7 @@ class SLiMConfig:
     glcl_weight: float = 1.0
     mfm_loss: str = "smooth_l1"
     mfm_target_norm: bool = True
-    mfm_target_center: bool = False
+    mfm_target_center: bool = True
     mfm_target_layers: int = 0
     mfm_head_blocks: int = 0
     temperature: float = 0.1
@@ -130,20 +134,20 @@ class SLiMConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> SLiMConfig:
         """CPU-friendly: width 64, 2 blocks, 32 frames, part tokens (40 tokens per person for ``ntu25``);
-        embedding width 512 (8 time bins x 64)."""
+        embedding width 576 (8 time bins + the token max, x 64)."""
         return cls(**{**dict(dim=64, depth=2, heads=2, num_frames=32, t_patch=4), **overrides})
 
     @classmethod
     def small(cls, **overrides: Any) -> SLiMConfig:
         """Width 128, 4 blocks, 64 frames, part tokens (80 tokens per person for ``ntu25``); embedding width
-        1,024 (8 time bins x 128)."""
+        1,152 (8 time bins + the token max, x 128)."""
         return cls(**{**dict(dim=128, depth=4, heads=4, num_frames=64, t_patch=4), **overrides})
 
     @classmethod
     def base(cls, **overrides: Any) -> SLiMConfig:
         """MAMP's encoder size (width 256, 8 blocks, 8 heads, MLP 4) on 120 frames in patches of 6, part
-        tokens: 100 tokens per person for ``ntu25`` instead of MAMP's 750; embedding width 2,048 (8 time bins
-        x 256; ``time_bins=4`` halves it)."""
+        tokens: 100 tokens per person for ``ntu25`` instead of MAMP's 750; embedding width 2,304 (8 time bins
+        + the token max, x 256; ``time_bins=4`` makes it 1,280)."""
         return cls(**{**dict(dim=256, depth=8, heads=8, num_frames=120, t_patch=6), **overrides})
 
     # ---- (de)serialisation ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class MaskedFeatureLoss(nn.Module):
         normalize_target: Layer-normalise targets (no affine) before comparing.
         center_target: Before that, subtract from each target token the mean over the batch's present persons
             of the target at the same token position, so what is left to predict is what tells this sequence
-            apart, not what its position alone gives (the mean is per process in a distributed run).
+            apart, not what its position alone gives (the mean of the global batch in a distributed run).
     """
 
     def __init__(self, kind: str = "smooth_l1", beta: float = 1.0, normalize_target: bool = True,
@@ -95,7 +95,11 @@ class MaskedFeatureLoss(nn.Module):
         t = target.detach().float()
         if self.center_target:
             pw = (present if present is not None else t.new_ones(n, m, dtype=torch.bool)).float()[..., None, None]
-            t = t - (t * pw).sum(0, keepdim=True) / pw.sum(0, keepdim=True).clamp_min(1.0)
+            total, count = (t * pw).sum(0, keepdim=True), pw.sum(0, keepdim=True)
+            if is_distributed():  # the mean of the global batch, so DDP computes what one process would
+                dist.all_reduce(total)
+                dist.all_reduce(count)
+            t = t - total / count.clamp_min(1.0)
         if self.normalize_target:
             t = F.layer_norm(t, (d,), eps=1e-6)
         if self.kind == "smooth_l1":

@@ -75,7 +75,7 @@ def test_embed_writes_npy_and_sidecar(workdir, tmp_path, capsys):
                           "-o", out, "-q")
     assert rc == 0, err
     z = np.load(out)
-    assert z.shape == (12, 32 * 8) and z.dtype == np.float32
+    assert z.shape == (12, 32 * 9) and z.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["layout"] == "kinect20" and len(side["ids"]) == 12 and "12 embeddings" in stdout
@@ -105,7 +105,7 @@ def test_ctrgcn_npz_is_converted_to_the_models_layout(workdir, tmp_path, capsys)
     rc, _, err = run(capsys, "embed", tmp_path / "ntu.npz", "--split", "test", "-m", workdir / "model", "-o", out, "-q")
     assert rc == 0, err
     assert "converting joints from layout 'ntu25' to the model's 'kinect20'" in err
-    assert np.load(out).shape == (3, 32 * 8)
+    assert np.load(out).shape == (3, 32 * 9)
     rc, out_text, err = run(capsys, "evaluate", tmp_path / "ntu.npz", "--train-split", "train", "--test-split",
                             "test", "-m", workdir / "model", "-q")
     assert rc == 0, err

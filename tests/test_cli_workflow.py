@@ -69,7 +69,7 @@ def test_embed_keeps_rows_with_zero_placeholder_and_valid_mask(clips, tmp_path, 
     assert rc == 0, err
     emb = np.load(out)
     side = json.loads(out.with_suffix(".json").read_text())
-    assert emb.shape == (10, 32 * 8) and np.isfinite(emb).all()
+    assert emb.shape == (10, 32 * 9) and np.isfinite(emb).all()
     assert side["ids"][3] == "clip03" and side["valid"] == [i != 3 for i in range(10)]
     assert side["skipped"] == ["clip03"]
     assert not emb[3].any() and np.allclose(np.linalg.norm(np.delete(emb, 3, 0), axis=1), 1, atol=1e-5)

@@ -21,7 +21,7 @@ def test_presets_and_embed_dim():
     assert (SLiMConfig.base().dim, SLiMConfig.base().depth, SLiMConfig.base().heads, SLiMConfig.base().mlp_ratio) == (
         256, 8, 8, 4.0)
     e = SLiMEncoder(SLiMConfig.tiny(layout="ntu25", dim=32, heads=4))
-    assert e.embed_dim == 32 * 8  # time pooling: 8 bins of width 32
+    assert e.embed_dim == 32 * 9  # time_max pooling: 8 bins and the token max, width 32 each
     assert SLiMEncoder(SLiMConfig.tiny(layout="ntu25", dim=32, heads=4, pooling="mean")).embed_dim == 32
     assert e.num_tokens() == 32 // 4 * 5  # 8 patches x 5 body parts
     j = SLiMEncoder(SLiMConfig.tiny(layout="ntu25", token_groups="joint"))
@@ -41,11 +41,11 @@ def test_forward_shapes_and_absent_person_zero(enc, seqs):
 
 def test_embed_shape_dtype_norm_and_determinism(enc, seqs):
     z = enc.embed(seqs)
-    assert z.shape == (6, 512) and z.dtype == np.float32
+    assert z.shape == (6, 576) and z.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(z, enc.embed(seqs))
     t = enc.embed(seqs, convert_to_numpy=False, normalize=False)
-    assert isinstance(t, torch.Tensor) and t.shape == (6, 512)
+    assert isinstance(t, torch.Tensor) and t.shape == (6, 576)
     np.testing.assert_allclose(z, torch.nn.functional.normalize(t, dim=-1).numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -70,6 +70,7 @@ def test_two_persons_average_of_present_persons(enc, rng):
     # reference: mean over the parts of each patch, in time order (8 patches = 8 bins for tiny); then 4 bins
     m, length, d = tok.shape
     per = tok.reshape(m, 8, length // 8, d).mean(2).reshape(m, 8 * d)
+    per = np.concatenate([per, tok.max(1)], 1)  # then the max of every feature over all tokens
     np.testing.assert_allclose(both[0], per.mean(0), atol=1e-5)
 
 
@@ -99,7 +100,7 @@ def test_variable_length_list_equals_stacked_equal_length(enc, rng):
 
 def test_single_frame_sequence(enc, rng):
     z = enc.embed(random_walk(rng, 1, 20))
-    assert z.shape == (1, 512) and np.isfinite(z).all()
+    assert z.shape == (1, 576) and np.isfinite(z).all()
 
 
 def test_mask_token_path(enc, seqs):

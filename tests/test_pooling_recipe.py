@@ -22,7 +22,7 @@ def enc():
 
 
 def test_time_pooling_is_the_default_and_keeps_order(enc, rng):
-    assert enc.config.pooling == "time" and enc.embed_dim == enc.config.dim * enc.config.time_bins
+    assert enc.config.pooling == "time_max" and enc.embed_dim == enc.config.dim * (enc.config.time_bins + 1)
     seq = random_walk(rng, 40, 20)
     fwd, rev = enc.embed(seq), enc.embed(seq[::-1].copy())
     # a motion and its reverse ("sit down" / "stand up") must not embed alike
@@ -58,8 +58,8 @@ def test_config_without_pooling_field_loads_mean_pooled(tmp_path):
     e = SLiMEncoder(SLiMConfig.tiny(layout="kinect20"))
     e.save_pretrained(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
-    assert cfg["pooling"] == "time"
-    del cfg["pooling"], cfg["time_bins"]
+    assert cfg["pooling"] == "time_max"
+    del cfg["pooling"], cfg["time_bins"], cfg["contrast_pooling"]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     old = SLiMEncoder.from_pretrained(tmp_path)
     assert old.config.pooling == "mean" and old.embed_dim == old.config.dim
@@ -192,9 +192,9 @@ def test_contrast_pooling_is_what_the_head_sees_and_old_configs_keep_theirs(rng)
     model = SLiMPretrainModel(SLiMEncoder(cfg))
     assert model.encoder.embed_dim == 9 * 64 and model.projector.fc1.in_features == 64
     x = torch.from_numpy(np.stack([random_walk(rng, 32, 20) for _ in range(3)]))[:, None]
-    _, keys = EMATeacher(model)(x, 1)
-    enc = model.encoder
-    torch.testing.assert_close(keys[0], model.projector(enc(x).mean(2)[:, 0]))
+    teacher = EMATeacher(model)
+    _, keys = teacher(x, 1)
+    torch.testing.assert_close(keys[0], teacher.projector(teacher.encoder(x).mean(2)[:, 0]))
     d = SLiMConfig.tiny(pooling="time").to_dict()
     del d["contrast_pooling"]
     assert SLiMConfig.from_dict(d).contrast_pooling == "time"

@@ -13,6 +13,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     ns: dict = {}
     for code in blocks:
         exec(compile(code, str(README), "exec"), ns)  # noqa: S102
-    assert ns["z"].shape == (3, 512)  # as the README says: 8 time bins x width 64
+    assert ns["z"].shape == (3, 576)  # as the README says: (8 time bins + the token max) x width 64
     assert ns["hits"].ids.shape == (1, 2) and ns["hits"].ids[0, 0] == "a"
     assert (tmp_path / "runs" / "x" / "encoder" / "model.safetensors").is_file()

@@ -273,15 +273,16 @@ def test_batched_tensor_matches_per_sample_numpy(t, seq):
         assert not torch.allclose(two[0].nan_to_num(), two[1].nan_to_num())
 
 
-def test_shear_and_axis_scale_change_bone_lengths_and_are_off_by_default(seq):
+def test_shear_axis_scale_and_bone_length_change_bone_lengths_only_the_last_by_default(seq):
     assert _rel_bone_change(seq, RandomShear(0.3)(seq, generator=_gen())) > 1e-3
     assert _rel_bone_change(seq, RandomAxisScale(0.5, 1.5)(seq, generator=_gen())) > 1e-3
     assert _rel_bone_change(seq, RandomBoneLength("ntu25", 0.2)(seq, generator=_gen())) > 1e-3
     names = {type(t).__name__ for t in default_augmentation("ntu25").transforms}
-    assert "RandomBoneLength" in {type(t).__name__ for t in default_augmentation("ntu25", bone_length=0.2).transforms}
+    assert "RandomBoneLength" not in {type(t).__name__ for t in default_augmentation("ntu25", bone_length=0).transforms}
     assert names == {
         "RandomRotation",
         "RandomScale",
+        "RandomBoneLength",
         "RandomLimbPerturbation",
         "RandomMirror",
         "RandomJitter",

@@ -25,10 +25,10 @@ scene). They compose with [`Compose`][slimkit.transforms.Compose], like ``torchv
 (``NaN``)
 stay missing and valid joints stay valid through every transform.
 [`default_augmentation`][slimkit.transforms.default_augmentation] builds the
-default pipeline (rotation, uniform scale, bone-length-preserving limb perturbation, mirror, jitter);
-[`RandomShear`][slimkit.transforms.RandomShear], [`RandomAxisScale`][slimkit.transforms.RandomAxisScale] and
-[`RandomBoneLength`][slimkit.transforms.RandomBoneLength] change bone lengths and are not in it
-(``default_augmentation(bone_length=...)`` adds the last).
+default pipeline (rotation, uniform scale, body proportions by
+[`RandomBoneLength`][slimkit.transforms.RandomBoneLength], bone-length-preserving limb perturbation, mirror,
+jitter); [`RandomShear`][slimkit.transforms.RandomShear] and
+[`RandomAxisScale`][slimkit.transforms.RandomAxisScale] distort the body and are not in it.
 [`TemporalCrop`][slimkit.transforms.TemporalCrop] makes the global and local temporal views.
 
 **Randomness.** ``generator`` may be a ``torch.Generator``, ``None`` (torch's global generator) or a

@@ -357,9 +357,9 @@ def default_augmentation(
     limb_angle: float = 0.15,
     mirror_p: float = 0.5,
     jitter: float = 0.005,
-    bone_length: float = 0.0,
+    bone_length: float = 0.2,
 ) -> Compose:
-    """The default anatomy-preserving pipeline: rotation, uniform scale, limb perturbation, mirror, jitter.
+    """The default pipeline: rotation, uniform scale, bone lengths, limb perturbation, mirror, jitter.
 
     Args:
         layout: Layout name or [`Layout`][slimkit.layouts.Layout].
@@ -368,8 +368,9 @@ def default_augmentation(
         limb_angle: [`RandomLimbPerturbation`][slimkit.transforms.RandomLimbPerturbation] ``max_angle`` (0 disables it).
         mirror_p: [`RandomMirror`][slimkit.transforms.RandomMirror] probability (0 disables it).
         jitter: [`RandomJitter`][slimkit.transforms.RandomJitter] ``std`` in data units (0 disables it).
-        bone_length: [`RandomBoneLength`][slimkit.transforms.RandomBoneLength] ``max_change`` (0, the default,
-            disables it; applied before the limb perturbation).
+        bone_length: [`RandomBoneLength`][slimkit.transforms.RandomBoneLength] ``max_change`` (default 0.2:
+            bones 80-120 %, so the encoder cannot tell sequences apart by body proportions; 0 disables it;
+            applied before the limb perturbation).
 
     Returns:
         A [`Compose`][slimkit.transforms.Compose].
