@@ -182,7 +182,8 @@ def test_shipped_model_loads_offline(seqs):
     assert "slimkit/slim-kinect-tiny" in hub.list_pretrained()
     enc = SLiMEncoder.from_pretrained("slimkit/slim-kinect-tiny")
     c = enc.config
-    assert c.layout == "kinect20" and c.view_align and (c.pooling, c.contrast_view) == ("time", "clean")
+    assert c.layout == "kinect20" and c.view_align and (c.pooling, c.contrast_view) == ("time_max", "clean")
+    assert c.contrast_pooling == "time_max" and enc.embed_dim == 576
     z = enc.embed(seqs)
     assert z.shape == (3, enc.embed_dim) and np.isfinite(z).all()
     card = (registry.PACKAGED_DIR / "slim-kinect-tiny" / "README.md").read_text()
