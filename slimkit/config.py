@@ -65,7 +65,8 @@ class SLiMConfig:
             the last ``K`` blocks' outputs, each layer-normalised (data2vec's target), ``K <= depth``.
         mfm_head_blocks: Transformer blocks of the MFM prediction head before its MLP (default 0: MLP only).
         mfm_target_center: Before that, subtract the batch mean of the teacher's features at each token
-            position, so MFM cannot be solved from a token's position alone (default).
+            position, so MFM cannot be solved from a token's position alone (default; a ``config.json``
+            without this field loads with ``False``, the recipe its weights were trained with).
         temperature: Temperature of the contrastive loss.
         proj_dim: Width of the contrastive projection head's output.
         support_size: ``0`` (default): the positive of a sequence is the teacher key of its other global view.
@@ -164,6 +165,8 @@ class SLiMConfig:
             d = {**d, "pooling": "mean", "contrast_pooling": d.get("contrast_pooling", "mean")}
         if "contrast_pooling" not in d:  # written before it was a field: the head pooled like the embedding
             d = {**d, "contrast_pooling": d["pooling"]}
+        if "mfm_target_center" not in d:  # written before it was a field: trained on uncentred targets
+            d = {**d, "mfm_target_center": False}
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"config has unknown keys {unknown}; known keys: {sorted(fields)}")

@@ -196,8 +196,10 @@ def test_contrast_pooling_is_what_the_head_sees_and_old_configs_keep_theirs(rng)
     _, keys = teacher(x, 1)
     torch.testing.assert_close(keys[0], teacher.projector(teacher.encoder(x).mean(2)[:, 0]))
     d = SLiMConfig.tiny(pooling="time").to_dict()
-    del d["contrast_pooling"]
-    assert SLiMConfig.from_dict(d).contrast_pooling == "time"
+    del d["contrast_pooling"], d["mfm_target_center"]
+    old = SLiMConfig.from_dict(d)
+    assert old.contrast_pooling == "time" and old.mfm_target_center is False
+    assert SLiMConfig.from_dict(SLiMConfig.tiny().to_dict()).mfm_target_center is True
     del d["pooling"]
     c = SLiMConfig.from_dict(d)
     assert (c.pooling, c.contrast_pooling) == ("mean", "mean")
