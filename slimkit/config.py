@@ -50,7 +50,7 @@ class SLiMConfig:
         contrast_pooling: The pooling the contrastive head sees in pretraining (default ``"time_max"``,
             ``"mean"`` in the paper-faithful variant); ``pooling`` only decides what ``embed()`` returns. A
             ``config.json`` without this field trained its head with its ``pooling``.
-        time_bins: Number of time bins of ``pooling="time"``; fixed, so the width does not grow with
+        time_bins: Number of time bins of ``pooling="time"`` and ``"time_max"``; fixed, so the width does not grow with
             ``num_frames`` and views of any length pool to the same width.
 
     Pretraining fields:

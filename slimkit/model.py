@@ -9,7 +9,8 @@ x group) are added; the time table is linearly interpolated for views of another
 
 Pooling (``config.pooling``). ``"time"``: token features are averaged over body parts and patches within each
 of ``config.time_bins`` equal time bins, and the bins are concatenated in time order, so the embedding tells a
-motion from its reverse; ``"mean"``: one mean over all tokens. Persons are encoded separately and their pooled
+motion from its reverse; ``"time_max"`` (default): those bins, then the maximum of each feature over all
+tokens; ``"mean"``: one mean over all tokens. Persons are encoded separately and their pooled
 embeddings are averaged over the persons that are present. Absent (all-missing) persons are not encoded at all.
 """
 
@@ -147,7 +148,8 @@ class SLiMEncoder(
     # ---- shapes ------------------------------------------------------------------------------------------
     @property
     def embed_dim(self) -> int:
-        """Width ``D`` of the pooled embedding (``dim * time_bins`` with time pooling, else ``dim``)."""
+        """Width ``D`` of the pooled embedding (``config.embed_dim``: ``dim * (time_bins + 1)`` for the default
+        ``"time_max"`` pooling)."""
         return self.config.embed_dim
 
     def num_tokens(self, num_frames: int | None = None) -> int:
