@@ -26,7 +26,8 @@ and the floors: ``raw`` joint coordinates (the model's own preprocessing: centre
 
 Every encoder is evaluated with three poolings (``time_max``, the default of ``embed()``: 8 time bins in order
 and the max over all tokens; ``time``: the bins alone; ``mean``: over all tokens) by kNN (cosine 1-NN of test
-among train embeddings) and a linear probe (MAMP's recipe on frozen centre-view features). Each figure is a mean +- std over ``--seeds``. *Time to quality*:
+among train embeddings) and a linear probe (MAMP's recipe on frozen centre-view features). Each figure is a mean
++- std over ``--seeds``. *Time to quality*:
 the 1-thread CPU minutes of pretraining after which NW-UCLA kNN first passes the raw-coordinate floor
 (checked every ``--eval-every`` steps; the run is the same as one uninterrupted run because ``fit()`` with
 ``max_steps`` does not rescale the schedule).
@@ -68,7 +69,8 @@ UCLA = DATA / "nw-ucla" / "all_sqe"
 KG = DATA / "kinder-gator"
 RECIPES = {
     "slim": {},
-    "slim_paper": {"contrast_view": "masked", "pooling": "mean", "contrast_pooling": "mean", "num_local_views": 2, "mask_ratio": 0.6},
+    "slim_paper": {"contrast_view": "masked", "pooling": "mean", "contrast_pooling": "mean", "num_local_views": 2,
+                   "mask_ratio": 0.6},
 }
 LABELS = {
     "raw": "raw coordinates",

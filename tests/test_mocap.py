@@ -13,8 +13,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from slimkit.data import SkeletonDataset, load
-from slimkit.layouts import convert_layout, get_layout
 from slimkit.data.mocap import layout_from_hierarchy, read_amc, read_amc_file, read_bvh, read_bvh_file
+from slimkit.layouts import convert_layout, get_layout
 
 UNIT = 0.0254 / 0.45  # metres per ASF unit with ":units length 0.45"
 

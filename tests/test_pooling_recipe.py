@@ -162,7 +162,8 @@ def test_support_size_swaps_positives_for_neighbours_of_other_samples(rng):
             step.loss(x, lengths, PerSampleGenerator(torch.arange(6)), ids=torch.arange(6))
             losses[size] = step.loss(x, lengths, PerSampleGenerator(torch.arange(6) + 6), ids=torch.arange(6))
         if size:
-            assert step.support.filled == 12 and sorted(step.support.bank_ids[:12].tolist()) == sorted(2 * list(range(6)))
+            ids = sorted(step.support.bank_ids[:12].tolist())
+            assert step.support.filled == 12 and ids == sorted(2 * list(range(6)))
     assert torch.isfinite(losses[16][0]) and not torch.allclose(losses[0][1]["glcl"], losses[16][1]["glcl"])
     torch.testing.assert_close(losses[0][1]["mfm"], losses[16][1]["mfm"])
     with pytest.raises(ValueError, match="support_size"):
