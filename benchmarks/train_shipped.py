@@ -99,7 +99,7 @@ def main() -> None:
         enc.card_info["protocol"] = info.get("protocol", "")
     enc.card_info["notes"] = (
         f"Pretrained with `python benchmarks/train_shipped.py --steps {args.steps} --seed {args.seed}"
-        + (f" --bone-length {args.bone_length:g}" if args.bone_length != 0.2 else "")
+        + (f" --bone-length {args.bone_length:g}" if args.bone_length != ap.get_default("bone_length") else "")
         + (f" --set {' '.join(args.set)}" if args.set else "") + "` "
         + f"({tr.global_step} steps x batch {args.batch_size}, AdamW lr {args.lr:g}, default recipe: contrastive "
         f"queries from clean global views, pooling '{cfg.pooling}' ({cfg.time_bins} time bins"

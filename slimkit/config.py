@@ -259,7 +259,8 @@ class SLiMConfig:
     def pooled_dim(self, pooling: str) -> int:
         """Width of ``pooling``: ``dim * time_bins`` for ``"time"``, ``dim * (time_bins + 1)`` for
         ``"time_max"``, ``dim`` for ``"mean"``."""
-        return {"time": self.dim * self.time_bins, "time_max": self.dim * (self.time_bins + 1)}.get(pooling, self.dim)
+        widths = {"time": self.dim * self.time_bins, "time_max": self.dim * (self.time_bins + 1), "mean": self.dim}
+        return widths[pooling]
 
     @property
     def num_patches(self) -> int:
