@@ -64,6 +64,9 @@ class SLiMConfig:
         mfm_target_layers: ``0`` (default): the MFM target is the teacher's output tokens. ``K > 0``: the mean of
             the last ``K`` blocks' outputs, each layer-normalised (data2vec's target), ``K <= depth``.
         mfm_head_blocks: Transformer blocks of the MFM prediction head before its MLP (default 0: MLP only).
+        motion_weight: Weight of masked motion prediction (``slimkit.losses.MaskedMotionLoss``): the student's
+            masked-view tokens also predict, through a linear head, their joints' frame-to-frame motion,
+            standardised per token (MAMP's target). 0 (default) turns it off.
         mfm_target_center: Before that, subtract the batch mean of the teacher's features at each token
             position, so MFM cannot be solved from a token's position alone (default; a ``config.json``
             without this field loads with ``False``, the recipe its weights were trained with).
@@ -117,6 +120,7 @@ class SLiMConfig:
     mfm_target_center: bool = True
     mfm_target_layers: int = 0
     mfm_head_blocks: int = 0
+    motion_weight: float = 0.0
     temperature: float = 0.1
     proj_dim: int = 128
     support_size: int = 0
@@ -167,6 +171,8 @@ class SLiMConfig:
             d = {**d, "contrast_pooling": d["pooling"]}
         if "mfm_target_center" not in d:  # written before it was a field: trained on uncentred targets
             d = {**d, "mfm_target_center": False}
+        if "motion_weight" not in d:  # written before it was a field: trained without motion prediction
+            d = {**d, "motion_weight": 0.0}
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"config has unknown keys {unknown}; known keys: {sorted(fields)}")
@@ -244,6 +250,7 @@ class SLiMConfig:
              f"mfm_target_layers: expected 0..depth={self.depth}, got {self.mfm_target_layers}")
         need(self.mfm_head_blocks >= 0, f"mfm_head_blocks: expected >= 0, got {self.mfm_head_blocks}")
         need(self.support_size >= 0, f"support_size: expected >= 0, got {self.support_size}")
+        need(0.0 <= self.motion_weight < float("inf"), f"motion_weight: expected >= 0, got {self.motion_weight}")
         need(self.num_global_views >= 1, f"num_global_views: expected >= 1, got {self.num_global_views}")
         need(self.num_local_views >= 0, f"num_local_views: expected >= 0, got {self.num_local_views}")
         need(self.local_frames >= 0, f"local_frames: expected >= 0, got {self.local_frames}")

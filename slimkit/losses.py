@@ -10,7 +10,10 @@ pooled projections of every view
   (global and local temporal crops) and the teacher's projections of the *other* global views of the same
   sequence; the teacher projections of other sequences are the negatives, gathered from every process in a
   distributed run.
-* [`SLiMLoss`][slimkit.losses.SLiMLoss]: ``total = mfm_weight * MFM + glcl_weight * GLCL``.
+* [`MaskedMotionLoss`][slimkit.losses.MaskedMotionLoss] (optional, ``config.motion_weight``): the same masked
+  tokens also predict, through a linear head, their joints' frame-to-frame motion (MAMP's target,
+  [`motion_targets`][slimkit.losses.motion_targets]); still no decoder.
+* [`SLiMLoss`][slimkit.losses.SLiMLoss]: ``total = mfm_weight * MFM + glcl_weight * GLCL + motion_weight * motion``.
 * [`NearestNeighbourSupport`][slimkit.losses.NearestNeighbourSupport] (optional, ``config.support_size``):
   replaces each teacher key by its nearest neighbour among the keys of earlier batches (NNCLR's positives),
   so the positive of a sequence is usually *another* sequence, often of another performer.
@@ -30,7 +33,19 @@ from torch import nn
 
 from ._utils import is_distributed, rank, world_size
 
-__all__ = ["MaskedFeatureLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "NearestNeighbourSupport", "gather_no_grad"]
+__all__ = ["MaskedFeatureLoss", "MaskedMotionLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "NearestNeighbourSupport",
+           "gather_no_grad", "motion_targets"]
+
+
+def _token_mask(mask: torch.Tensor, n: int, m: int, length: int) -> torch.Tensor:
+    """A bool token mask ``(N, L)`` or ``(N, M, L)``, checked, as ``(N, M, L)``."""
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask: expected a bool tensor, got {mask.dtype}")
+    if mask.ndim == 2:
+        mask = mask[:, None]
+    if mask.ndim != 3 or mask.shape[0] != n or mask.shape[-1] != length or mask.shape[1] not in (1, m):
+        raise ValueError(f"mask: expected ({n}, {length}) or ({n}, {m}, {length}), got {tuple(mask.shape)}")
+    return mask.expand(n, m, length)
 
 
 class MaskedFeatureLoss(nn.Module):
@@ -83,14 +98,7 @@ class MaskedFeatureLoss(nn.Module):
                 f"{tuple(target.shape)}"
             )
         n, m, length, d = pred.shape
-        if mask.dtype != torch.bool:
-            raise TypeError(f"mask: expected a bool tensor, got {mask.dtype}")
-        if mask.ndim == 2:
-            mask = mask[:, None]
-        if mask.shape[0] != n or mask.shape[-1] != length or mask.shape[1] not in (1, m):
-            raise ValueError(
-                f"mask: expected ({n}, {length}) or ({n}, {m}, {length}), got {tuple(mask.shape)}"
-            )
+        mask = _token_mask(mask, n, m, length)
         p = pred.float()
         t = target.detach().float()
         if self.center_target:
@@ -108,7 +116,7 @@ class MaskedFeatureLoss(nn.Module):
             per_tok = (p - t).pow(2).mean(-1)
         else:
             per_tok = 1.0 - F.cosine_similarity(p, t, dim=-1, eps=1e-6)
-        w = mask.expand(n, m, length).float()
+        w = mask.float()
         if present is not None:
             w = w * present.reshape(n, m, 1).float()
         # masked-out positions may hold anything (even inf); never let them reach the sum
@@ -252,8 +260,89 @@ class NearestNeighbourSupport(nn.Module):
         self.filled = min(self.size, self.filled + k.shape[0])
 
 
+def motion_targets(x: torch.Tensor, t_patch: int, group_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MAMP's regression target of every token: its joints' frame-to-frame motion, standardised per token.
+
+    The motion of frame ``t`` is ``x[t + 1] - x[t]`` (the last frame repeats the last difference); a value is
+    defined where the joint is valid in both frames. Each token's values (``t_patch`` frames x its group's
+    joints x ``C``) are then standardised over the defined ones, so that the target is the *shape* of the
+    motion, not its size.
+
+    Args:
+        x: ``(N, M, T, V, C)`` view, ``NaN`` = missing; ``T`` a multiple of ``t_patch``.
+        t_patch: Frames per temporal patch.
+        group_index: ``(G, J)`` joint indices of each token group, padded with ``V``
+            (`slimkit.SLiMEncoder.group_index`).
+
+    Returns:
+        ``(target, valid)``, each ``(N, M, L, t_patch * J * C)`` with ``L = T / t_patch * G`` in the encoder's
+        token order; ``target`` is 0 where ``valid`` is False.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 5:
+        raise ValueError(f"x: expected a (N, M, T, V, C) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    n, m, t, v, c = x.shape
+    if t < 2 or t % t_patch:
+        raise ValueError(f"x: T={t} must be a multiple of t_patch={t_patch} and at least 2")
+    ok = torch.isfinite(x).all(-1, keepdim=True)
+    x0 = torch.where(ok, x, torch.zeros((), dtype=x.dtype, device=x.device)).float()
+    mot, both = x0[:, :, 1:] - x0[:, :, :-1], ok[:, :, 1:] & ok[:, :, :-1]
+    mot, both = torch.cat([mot, mot[:, :, -1:]], 2), torch.cat([both, both[:, :, -1:]], 2)
+    pad = mot.new_zeros(n, m, t, 1, c)
+    gi = group_index.to(x.device)
+    mot = torch.cat([mot, pad], 3)[:, :, :, gi]  # (N, M, T, G, J, C)
+    both = torch.cat([both.expand(-1, -1, -1, -1, c), pad.bool()], 3)[:, :, :, gi]
+    p, g = t // t_patch, gi.shape[0]
+
+    def tokens(a: torch.Tensor) -> torch.Tensor:  # (N, M, T, G, J, C) -> (N, M, P * G, t_patch * J * C)
+        a = a.reshape(n, m, p, t_patch, g, -1).transpose(3, 4)
+        return a.reshape(n, m, p * g, -1)
+
+    tgt, valid = tokens(mot), tokens(both)
+    w = valid.float()
+    cnt = w.sum(-1, keepdim=True).clamp_min(1.0)
+    mean = (tgt * w).sum(-1, keepdim=True) / cnt
+    var = ((tgt - mean) ** 2 * w).sum(-1, keepdim=True) / cnt
+    tgt = torch.where(valid, (tgt - mean) / torch.sqrt(var + 1e-6), torch.zeros((), device=x.device))
+    return tgt, valid
+
+
+class MaskedMotionLoss(nn.Module):
+    """Mean squared error between predicted and true token motion, on masked tokens of present persons only.
+
+    Averaged over the defined values of each sample's masked tokens, then over samples (as
+    [`MaskedFeatureLoss`][slimkit.losses.MaskedFeatureLoss]).
+    """
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, mask: torch.Tensor,
+                present: torch.Tensor | None = None) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            pred: ``(N, M, L, K)`` predictions.
+            target, valid: ``(N, M, L, K)`` from [`motion_targets`][slimkit.losses.motion_targets].
+            mask: ``(N, L)`` or ``(N, M, L)`` bool, ``True`` at masked tokens.
+            present: Optional ``(N, M)`` bool, persons that exist; default all.
+
+        Returns:
+            Scalar float32 loss.
+        """
+        if pred.shape != target.shape or pred.shape != valid.shape or pred.ndim != 4:
+            raise ValueError(f"pred, target, valid: expected equal (N, M, L, K) shapes, got {tuple(pred.shape)}, "
+                             f"{tuple(target.shape)} and {tuple(valid.shape)}")
+        n, m, length, _ = pred.shape
+        w = valid & _token_mask(mask, n, m, length)[..., None]
+        if present is not None:
+            w = w & present.reshape(n, m, 1, 1)
+        err = torch.where(w, (pred.float() - target.detach().float()) ** 2, torch.zeros((), device=pred.device))
+        count = w.float().sum((1, 2, 3))
+        per_sample = err.sum((1, 2, 3)) / count.clamp_min(1.0)
+        has = (count > 0).float()
+        return (per_sample * has).sum() / has.sum().clamp_min(1.0)
+
+
 class SLiMLoss(nn.Module):
-    """``mfm_weight * MFM + glcl_weight * GLCL``: the one place the pretraining loss is summed.
+    """``mfm_weight * MFM + glcl_weight * GLCL + motion_weight * motion``: the one place the pretraining loss is
+    summed.
 
     A term of weight 0 is skipped (it counts as 0 and its inputs may be ``None``), so a student that does not
     need a forward for it need not run one.
@@ -265,6 +354,7 @@ class SLiMLoss(nn.Module):
         mfm_kind: MFM per-token loss kind.
         mfm_normalize_target: Layer-normalise the MFM targets (see ``MaskedFeatureLoss``).
         mfm_center_target: Centre the MFM targets per token position over the batch (see ``MaskedFeatureLoss``).
+        motion_weight: Weight of [`MaskedMotionLoss`][slimkit.losses.MaskedMotionLoss] (default 0: off).
     """
 
     def __init__(
@@ -275,9 +365,12 @@ class SLiMLoss(nn.Module):
         mfm_kind: str = "smooth_l1",
         mfm_normalize_target: bool = True,
         mfm_center_target: bool = False,
+        motion_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.mfm_weight, self.glcl_weight = float(mfm_weight), float(glcl_weight)
+        self.motion_weight = float(motion_weight)
+        self.motion = MaskedMotionLoss()
         self.mfm = MaskedFeatureLoss(mfm_kind, normalize_target=mfm_normalize_target,
                                      center_target=mfm_center_target)
         self.glcl = GlobalLocalContrastiveLoss(temperature)
@@ -290,8 +383,9 @@ class SLiMLoss(nn.Module):
         present: torch.Tensor | None,
         queries: Sequence[torch.Tensor] | None,
         keys: Sequence[torch.Tensor],
+        motion: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Compute both losses and their weighted sum.
+        """Compute the losses and their weighted sum.
 
         Args:
             pred: ``(N, M, L, D)`` MFM predictions (``None`` when ``mfm_weight`` is 0).
@@ -301,14 +395,19 @@ class SLiMLoss(nn.Module):
             queries: Student projections per view, ``(N', P)`` each, global views first (``None`` when
                 ``glcl_weight`` is 0).
             keys: Teacher projections per global view, ``(N', P)`` each.
+            motion: ``(pred, target, valid)`` of [`MaskedMotionLoss`][slimkit.losses.MaskedMotionLoss] (``None``
+                when ``motion_weight`` is 0).
 
         Returns:
-            ``(total, {"mfm": ..., "glcl": ...})``, the parts detached.
+            ``(total, {"mfm": ..., "glcl": ..., "motion": ...})``, the parts detached.
         """
         zero = torch.zeros((), device=target.device)
-        for name, weight, given in (("pred", self.mfm_weight, pred), ("queries", self.glcl_weight, queries)):
+        for name, weight, given in (("pred", self.mfm_weight, pred), ("queries", self.glcl_weight, queries),
+                                    ("motion", self.motion_weight, motion)):
             if weight > 0 and given is None:
                 raise ValueError(f"{name}: expected a tensor when its loss has weight {weight}, got None")
         mfm = self.mfm(pred, target, mask, present) if self.mfm_weight > 0 else zero
         glcl = self.glcl(queries, keys) if self.glcl_weight > 0 else zero
-        return self.mfm_weight * mfm + self.glcl_weight * glcl, {"mfm": mfm.detach(), "glcl": glcl.detach()}
+        mot = self.motion(*motion, mask, present) if self.motion_weight > 0 else zero
+        total = self.mfm_weight * mfm + self.glcl_weight * glcl + self.motion_weight * mot
+        return total, {"mfm": mfm.detach(), "glcl": glcl.detach(), "motion": mot.detach()}

@@ -315,3 +315,111 @@ def test_mfm_head_blocks_round_trip_through_a_checkpoint(tmp_path):
     load_checkpoint(path, *b)
     for x, y in zip(a[0].mfm_blocks.parameters(), b[0].mfm_blocks.parameters(), strict=True):
         assert torch.equal(x, y)
+
+
+def _ref_motion_targets(x, t_patch, groups):
+    """Loops: per token, the motion values (frame, joint, channel order) standardised over the defined ones."""
+    n, m, t, v, c = x.shape
+    nxt = list(range(1, t)) + [t - 1]
+    prev = list(range(t - 1)) + [t - 2]  # the last frame repeats the last difference
+    out, ok = [], []
+    for i in range(n):
+        for p in range(m):
+            for q in range(t // t_patch):
+                for g in groups:
+                    vals, defined = [], []
+                    for f in range(q * t_patch, (q + 1) * t_patch):
+                        a, b = (prev[f], nxt[f]) if f == t - 1 else (f, nxt[f])
+                        for j in g:
+                            d = x[i, p, b, j] - x[i, p, a, j]
+                            good = bool(torch.isfinite(x[i, p, a, j]).all() and torch.isfinite(x[i, p, b, j]).all())
+                            vals += d.tolist() if good else [0.0] * c
+                            defined += [good] * c
+                    vals, defined = torch.tensor(vals), torch.tensor(defined)
+                    mu, sd = vals[defined].mean(), vals[defined].var(unbiased=False)
+                    out.append(torch.where(defined, (vals - mu) / torch.sqrt(sd + 1e-6), torch.zeros(())))
+                    ok.append(defined)
+    return torch.stack(out), torch.stack(ok)
+
+
+def test_motion_targets_match_a_loop_reference_in_token_order():
+    from slimkit.losses import motion_targets
+
+    torch.manual_seed(0)
+    enc = SLiMEncoder(SLiMConfig.tiny(layout="kinect20", t_patch=4, num_frames=8))
+    x = torch.randn(2, 2, 8, 20, 3)
+    x[0, 1, 3, 5] = float("nan")  # one missing joint: its motion into and out of frame 3 is undefined
+    tgt, valid = motion_targets(x, 4, enc.group_index)
+    groups = [[j for j in row.tolist() if j < 20] for row in enc.group_index]
+    ref, ref_ok = _ref_motion_targets(x, 4, groups)
+    k = enc.group_index.shape[1] * 4 * 3
+    got, got_ok = tgt.reshape(-1, k), valid.reshape(-1, k)
+    # padding joints of a group sit at the end of each frame's block in `got`: compare defined values only
+    for row in range(got.shape[0]):
+        assert torch.allclose(got[row][got_ok[row]], ref[row][ref_ok[row]], atol=1e-5)
+        assert int(got_ok[row].sum()) == int(ref_ok[row].sum())
+    assert not bool(valid.all())  # the padding joints and the missing joint are never targets
+    assert torch.isfinite(tgt).all()
+
+
+def test_masked_motion_loss_counts_masked_defined_values_of_present_persons_only():
+    from slimkit.losses import MaskedMotionLoss
+
+    g = torch.Generator().manual_seed(1)
+    target = torch.randn(2, 2, 4, 6, generator=g)
+    valid = torch.rand(2, 2, 4, 6, generator=g) > 0.3
+    mask = torch.tensor([[True, False, True, False], [False, True, True, True]])
+    present = torch.tensor([[True, False], [True, True]])
+    pred = target.clone()
+    loss = MaskedMotionLoss()
+    assert float(loss(pred, target, valid, mask, present)) == 0.0
+    junk = pred.clone()
+    junk[~(valid & mask[:, None, :, None] & present[:, :, None, None])] = float("inf")  # never reaches the sum
+    assert float(loss(junk, target, valid, mask, present)) == 0.0
+    off = pred + 1.0
+    per_sample = []
+    for i in range(2):
+        w = valid[i] & mask[i][None, :, None] & present[i][:, None, None]
+        per_sample.append(float(((off[i] - target[i]) ** 2)[w].mean()))
+    assert math.isclose(float(loss(off, target, valid, mask, present)), sum(per_sample) / 2, rel_tol=1e-6)
+    with pytest.raises(ValueError, match="pred, target, valid"):
+        loss(pred[..., :3], target, valid, mask)
+
+
+def test_motion_weight_adds_a_trained_head_and_its_term(rng, tmp_path):
+    """``motion_weight > 0``: the student's masked tokens predict motion through ``motion_head``; the term is in
+    the total, its gradient reaches the head and the mask token, and the head is checkpointed with the others."""
+    from slimkit.train import EMATeacher, make_optimizer
+    from slimkit.train.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = SLiMConfig.tiny(layout="kinect20", max_persons=1, motion_weight=0.5, num_local_views=0)
+    enc = SLiMEncoder(cfg)
+    model = SLiMPretrainModel(enc)
+    x = torch.from_numpy(np.stack([random_walk(rng, 32, 20) for _ in range(8)]))[:, None]
+    p, groups = enc.token_grid()
+    mask = torch.zeros(8, p * groups, dtype=torch.bool)
+    mask[:, ::2] = True
+    t_tokens = enc(x).detach()
+    keys = [k.detach() for k in model.projector(enc.encode(x)).chunk(2)]
+    total, parts = model(x, mask, None, t_tokens, keys)
+    assert parts["motion"] > 0
+    assert math.isclose(float(total), float(parts["mfm"] + parts["glcl"] + 0.5 * parts["motion"]), rel_tol=1e-5)
+    total.backward()
+    assert model.motion_head.weight.grad.abs().sum() > 0 and enc.mask_token.grad.abs().sum() > 0
+    assert "motion_head" in model.heads()
+    assert SLiMPretrainModel(SLiMEncoder(cfg.replace(motion_weight=0.0))).motion_head is None
+
+    def build(seed):
+        torch.manual_seed(seed)
+        m = SLiMPretrainModel(SLiMEncoder(cfg))
+        opt = make_optimizer(m, lr=1e-3, weight_decay=0.05)
+        return m, EMATeacher(m), opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+    a, b = build(0), build(1)
+    load_checkpoint(save_checkpoint(tmp_path, 1, *a, trainer_state={"global_step": 1}), *b)
+    assert torch.equal(a[0].motion_head.weight, b[0].motion_head.weight)
+    with pytest.raises(ValueError, match="motion_weight"):
+        SLiMConfig.tiny(motion_weight=-1.0)
+    old = {k: v for k, v in cfg.to_dict().items() if k != "motion_weight"}
+    assert SLiMConfig.from_dict(old).motion_weight == 0.0  # saved before the field: trained without it

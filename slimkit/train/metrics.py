@@ -31,12 +31,13 @@ class MetricsLog:
         self.path = Path(output_dir) / "metrics.jsonl"
         self.history = history
         self.writer = _tensorboard(Path(output_dir), tensorboard)
-        self._sums = torch.zeros(3, device=device, dtype=torch.float64)
+        self._sums = torch.zeros(4, device=device, dtype=torch.float64)
         self._steps, self._t0 = 0, time.perf_counter()
 
     def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
-        """Count one step's ``loss`` and its ``mfm`` / ``glcl`` parts."""
-        self._sums += torch.stack([loss, parts["mfm"], parts["glcl"]]).double()
+        """Count one step's ``loss`` and its ``mfm`` / ``glcl`` / ``motion`` parts (a missing part counts 0)."""
+        self._sums += torch.stack([loss, parts["mfm"], parts["glcl"], parts.get("motion", torch.zeros_like(loss))]
+                                  ).double()
         self._steps += 1
 
     def flush(self, step: int, epoch: float, lr: float, momentum: float, batch_size: int) -> dict[str, Any] | None:
@@ -58,6 +59,7 @@ class MetricsLog:
             "loss": mean[0],
             "mfm": mean[1],
             "glcl": mean[2],
+            "motion": mean[3],
             "lr": lr,
             "momentum": momentum,
             "samples_per_s": self._steps * batch_size / max(elapsed, 1e-9),

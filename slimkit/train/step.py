@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..heads import ProjectionHead
-from ..losses import NearestNeighbourSupport, SLiMLoss
+from ..losses import NearestNeighbourSupport, SLiMLoss, motion_targets
 from ..model import Block, SLiMEncoder
 from ..transforms import PerSampleGenerator, TemporalCrop, build_mask, token_motion
 
@@ -61,15 +61,21 @@ class SLiMPretrainModel(nn.Module):
         self.mfm_head = ProjectionHead(d, d, d)
         self.projector = ProjectionHead(c.pooled_dim(c.contrast_pooling), 2 * d, c.proj_dim)
         self.predictor = ProjectionHead(c.proj_dim, 2 * c.proj_dim, c.proj_dim)
+        # masked motion prediction: one linear map per token to its t_patch x J x C motion values
+        self.motion_head = (nn.Linear(d, c.t_patch * encoder.group_index.shape[1] * c.in_channels)
+                            if c.motion_weight > 0 else None)
         self.criterion = SLiMLoss(c.mfm_weight, c.glcl_weight, c.temperature, c.mfm_loss, c.mfm_target_norm,
-                                  c.mfm_target_center)
+                                  c.mfm_target_center, c.motion_weight)
 
     def heads(self) -> nn.ModuleDict:
         """The pretraining-only heads (``mfm_head``, ``projector``, ``predictor``) as one module (shared
-        parameters), as checkpoints store them; ``mfm_blocks`` too when ``config.mfm_head_blocks > 0``."""
+        parameters), as checkpoints store them; ``mfm_blocks`` too when ``config.mfm_head_blocks > 0``, and
+        ``motion_head`` when ``config.motion_weight > 0``."""
         heads = {"mfm_head": self.mfm_head, "projector": self.projector, "predictor": self.predictor}
         if len(self.mfm_blocks):
             heads["mfm_blocks"] = self.mfm_blocks
+        if self.motion_head is not None:
+            heads["motion_head"] = self.motion_head
         return nn.ModuleDict(heads)
 
     def predict_masked(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -92,7 +98,8 @@ class SLiMPretrainModel(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss of one batch.
 
-        The masked global views feed masked feature modeling. The contrastive queries come from an unmasked
+        The masked global views feed masked feature modeling (and, with ``config.motion_weight > 0``, masked
+        motion prediction). The contrastive queries come from an unmasked
         forward of the same global views (``config.contrast_view="clean"``) or, paper-faithfully, from the
         masked forward (``"masked"``), plus the local views; both are pooled with ``config.contrast_pooling``
         (time-ordered by default). A loss of weight 0 is not computed, nor the forwards only it needs.
@@ -105,14 +112,18 @@ class SLiMPretrainModel(nn.Module):
             teacher_keys: ``G`` teacher projections ``(N, proj_dim)``.
 
         Returns:
-            ``(total, {"mfm": ..., "glcl": ...})``.
+            ``(total, {"mfm": ..., "glcl": ..., "motion": ...})``.
         """
         c = self.encoder.config
         present = self.encoder.persons_present(global_views)
         masked_tokens = None
-        if c.mfm_weight > 0 or c.contrast_view == "masked":
+        if c.mfm_weight > 0 or c.motion_weight > 0 or c.contrast_view == "masked":
             masked_tokens = self.encoder(global_views, mask)
         pred = self.predict_masked(masked_tokens) if c.mfm_weight > 0 else None
+        motion = None
+        if self.motion_head is not None:
+            motion = (self.motion_head(masked_tokens),
+                      *motion_targets(global_views, c.t_patch, self.encoder.group_index))
         queries = None
         if c.glcl_weight > 0:
             enc, how = self.encoder, c.contrast_pooling
@@ -124,7 +135,7 @@ class SLiMPretrainModel(nn.Module):
                 pooled.append(enc.pool(enc(local_views), enc.persons_present(local_views), how))
             q = self.predictor(self.projector(torch.cat(pooled)))
             queries = list(q.chunk(q.shape[0] // teacher_keys[0].shape[0]))
-        return self.criterion(pred, teacher_tokens, mask, present, queries, teacher_keys)
+        return self.criterion(pred, teacher_tokens, mask, present, queries, teacher_keys, motion)
 
 
 @torch.no_grad()
