@@ -34,7 +34,7 @@ from torch import nn
 from ._utils import is_distributed, rank, world_size
 
 __all__ = ["MaskedFeatureLoss", "MaskedMotionLoss", "GlobalLocalContrastiveLoss", "SLiMLoss", "NearestNeighbourSupport",
-           "gather_no_grad", "motion_targets"]
+           "gather_no_grad", "motion_targets", "standardize_per_token"]
 
 
 def _token_mask(mask: torch.Tensor, n: int, m: int, length: int) -> torch.Tensor:
@@ -260,19 +260,32 @@ class NearestNeighbourSupport(nn.Module):
         self.filled = min(self.size, self.filled + k.shape[0])
 
 
-def motion_targets(x: torch.Tensor, t_patch: int, group_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def standardize_per_token(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Standardise each token's values ``(..., K)`` over its ``valid`` ones (MAE / MAMP's target
+    normalisation); 0 where not valid."""
+    w = valid.to(target.dtype)
+    cnt = w.sum(-1, keepdim=True).clamp_min(1.0)
+    mean = (target * w).sum(-1, keepdim=True) / cnt
+    var = (((target - mean) * w) ** 2).sum(-1, keepdim=True) / cnt
+    return torch.where(valid, (target - mean) / torch.sqrt(var + 1e-6), torch.zeros((), device=target.device))
+
+
+def motion_targets(x: torch.Tensor, t_patch: int, group_index: torch.Tensor,
+                   standardize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """MAMP's regression target of every token: its joints' frame-to-frame motion, standardised per token.
 
     The motion of frame ``t`` is ``x[t + 1] - x[t]`` (the last frame repeats the last difference); a value is
-    defined where the joint is valid in both frames. Each token's values (``t_patch`` frames x its group's
-    joints x ``C``) are then standardised over the defined ones, so that the target is the *shape* of the
-    motion, not its size.
+    defined where the joint is valid in both frames. With ``standardize`` each token's values (``t_patch``
+    frames x its group's joints x ``C``) are then standardised over the defined ones
+    ([`standardize_per_token`][slimkit.losses.standardize_per_token]), so that the target is the *shape* of
+    the motion, not its size.
 
     Args:
         x: ``(N, M, T, V, C)`` view, ``NaN`` = missing; ``T`` a multiple of ``t_patch``.
         t_patch: Frames per temporal patch.
         group_index: ``(G, J)`` joint indices of each token group, padded with ``V``
             (`slimkit.SLiMEncoder.group_index`).
+        standardize: Standardise per token (default), or keep the raw displacements.
 
     Returns:
         ``(target, valid)``, each ``(N, M, L, t_patch * J * C)`` with ``L = T / t_patch * G`` in the encoder's
@@ -298,12 +311,8 @@ def motion_targets(x: torch.Tensor, t_patch: int, group_index: torch.Tensor) -> 
         return a.reshape(n, m, p * g, -1)
 
     tgt, valid = tokens(mot), tokens(both)
-    w = valid.float()
-    cnt = w.sum(-1, keepdim=True).clamp_min(1.0)
-    mean = (tgt * w).sum(-1, keepdim=True) / cnt
-    var = ((tgt - mean) ** 2 * w).sum(-1, keepdim=True) / cnt
-    tgt = torch.where(valid, (tgt - mean) / torch.sqrt(var + 1e-6), torch.zeros((), device=x.device))
-    return tgt, valid
+    tgt = torch.where(valid, tgt, torch.zeros((), device=x.device))
+    return (standardize_per_token(tgt, valid) if standardize else tgt), valid
 
 
 class MaskedMotionLoss(nn.Module):

@@ -360,6 +360,13 @@ def test_motion_targets_match_a_loop_reference_in_token_order():
         assert int(got_ok[row].sum()) == int(ref_ok[row].sum())
     assert not bool(valid.all())  # the padding joints and the missing joint are never targets
     assert torch.isfinite(tgt).all()
+    raw, raw_ok = motion_targets(x, 4, enc.group_index, standardize=False)  # the MAE baseline's motion target
+    assert torch.equal(raw_ok, valid)
+    j = int(enc.group_index[0, 0])  # first joint of the first group, first frame of the first patch
+    assert torch.allclose(raw[1, 0, 0, :3], x[1, 0, 1, j] - x[1, 0, 0, j])
+    last = (x.shape[2] // 4 - 1) * enc.group_index.shape[0]  # the last frame repeats the last difference
+    k = enc.group_index.shape[1] * 3
+    assert torch.allclose(raw[1, 0, last, 3 * k: 3 * k + 3], x[1, 0, 7, j] - x[1, 0, 6, j])
 
 
 def test_masked_motion_loss_counts_masked_defined_values_of_present_persons_only():

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from slimkit import SLiMConfig, SLiMEncoder
+from slimkit.losses import motion_targets, standardize_per_token
 from slimkit.model import Block
 from slimkit.preprocessing import prepare_batch
 
@@ -180,25 +181,17 @@ class MAEPretrainer(nn.Module):
 
     def make_target(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token regression target and its validity, from persons ``xb (B, T, V, C)`` (NaN = missing)."""
-        valid = torch.isfinite(xb).all(-1, keepdim=True)  # (B, T, V, 1)
-        x0 = torch.nan_to_num(xb, nan=0.0, posinf=0.0, neginf=0.0)
-        if self.config.target == "motion":
-            mot = x0[:, 1:] - x0[:, :-1]
-            ok = valid[:, 1:] & valid[:, :-1]
-            # MAMP repeats the last difference so every frame has a target
-            mot, ok = torch.cat([mot, mot[:, -1:]], 1), torch.cat([ok, ok[:, -1:]], 1)
-            tgt, ok = mot, ok
+        if self.config.target == "motion":  # MAMP's motion, one joint per token (slimkit's own definition)
+            joints = torch.arange(xb.shape[2], device=xb.device)[:, None]
+            tgt, ok = motion_targets(xb[:, None], self.config.encoder.t_patch, joints, standardize=False)
+            tgt, ok = tgt[:, 0], ok[:, 0]
         else:
-            tgt, ok = x0, valid
-        ok = ok.expand_as(tgt)
-        tgt, ok = self._patchify(tgt), self._patchify(ok.contiguous())
-        tgt = torch.where(ok, tgt, torch.zeros_like(tgt))
+            valid = torch.isfinite(xb).all(-1, keepdim=True)  # (B, T, V, 1)
+            x0 = torch.nan_to_num(xb, nan=0.0, posinf=0.0, neginf=0.0)
+            tgt, ok = self._patchify(x0), self._patchify(valid.expand_as(x0).contiguous())
+            tgt = torch.where(ok, tgt, torch.zeros_like(tgt))
         if self.config.norm_target:
-            w = ok.to(tgt.dtype)
-            cnt = w.sum(-1, keepdim=True).clamp_min(1.0)
-            mean = (tgt * w).sum(-1, keepdim=True) / cnt
-            var = (((tgt - mean) * w) ** 2).sum(-1, keepdim=True) / cnt
-            tgt = torch.where(ok, (tgt - mean) / torch.sqrt(var + 1e-6), torch.zeros_like(tgt))
+            tgt = standardize_per_token(tgt, ok)
         return tgt, ok
 
     def sample_mask(self, xb: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
